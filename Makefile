@@ -1,0 +1,52 @@
+# teiten — the two commands the README starts with: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO ?= demo
+PERIOD ?= 2026-10
+# Debian packages the test suite drives for real (decoders to cross-check, live capture, PDF
+# checks, Japanese fonts, a browser for the HTML report, network namespaces).
+DEB_TEST := tshark tcpdump poppler-utils fonts-noto-cjk chromium iproute2 nftables
+DEB_DEMO := fonts-noto-cjk
+
+.PHONY: demo test venv deb-test deb-demo lint bench clean
+
+$(BIN)/teiten: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/teiten
+
+# Install missing Debian packages non-interactively (root only; elsewhere say what is missing).
+deb-%:
+	@pkgs="$(DEB_$(shell echo $* | tr a-z A-Z))"; missing=""; \
+	for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages (tests needing them will say so):$$missing"; fi; \
+	fi
+
+demo: venv deb-demo
+	$(BIN)/python -m teiten.cli.demo --out $(DEMO) --period $(PERIOD)
+
+lint: venv
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: venv deb-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q
+
+bench: venv deb-test
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Command-line interface: wiring only (parse arguments, call the library, print)."""

@@ -1,0 +1,1 @@
+"""Core pieces every stage shares: the exception tree, table schemas, sensors, time."""

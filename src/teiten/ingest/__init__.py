@@ -1,0 +1,1 @@
+"""Ingest: decode captures, enrich once, write store partitions. Safe to re-run."""
