@@ -1,0 +1,139 @@
+"""Source country at ingest: the bundled offline database, or a MaxMind-format ``.mmdb``.
+
+The bundled database is the ``iptocc`` package (RIR delegation data compiled into the wheel;
+no download at run time). ``--mmdb FILE`` uses any MaxMind-format country or city database
+instead (GeoLite2, DB-IP, IPinfo lite…). Lookups run once per distinct source address and are
+cached for the whole ingest run.
+
+Examples
+--------
+>>> import pyarrow as pa
+>>> enrich = CountryEnricher(EnrichContext())
+>>> t = pa.table({"ip_version": pa.array([4], pa.uint8()), "src": pa.array([0x08080808], pa.uint32()),
+...               "src6": pa.array([None], pa.binary(16))})
+>>> enrich(t).to_pylist()
+['US']
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from teiten.core.errors import InputError
+from teiten.ingest.enrich import EnrichContext
+
+
+def _v4_strings(addrs: npt.NDArray[np.uint32]) -> list[str]:
+    """Dotted quads for an array of IPv4 integers, built column-wise by Arrow."""
+    a = pa.array(addrs, pa.uint32())
+    parts = [
+        pc.cast(pc.bit_wise_and(pc.shift_right(a, s), 255), pa.string()) for s in (24, 16, 8, 0)
+    ]
+    joined = pc.binary_join_element_wise(*parts, ".")
+    return list(joined.to_pylist())
+
+
+def _bundled_lookup() -> Callable[[Sequence[str]], list[str | None]]:
+    import iptocc
+
+    def lookup(addrs: Sequence[str]) -> list[str | None]:
+        return list(iptocc.country_code(list(addrs)))
+
+    return lookup
+
+
+def _mmdb_lookup(path: Path) -> Callable[[Sequence[str]], list[str | None]]:
+    import maxminddb
+
+    try:
+        reader = maxminddb.open_database(str(path))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot open MaxMind database: {exc}") from exc
+
+    def code(rec: Any) -> str | None:
+        if not isinstance(rec, dict):
+            return None
+        # GeoLite2/DB-IP: {"country": {"iso_code": ..}}; IPinfo lite: {"country_code": ..}
+        c = rec.get("country") or rec.get("registered_country")
+        if isinstance(c, dict) and isinstance(c.get("iso_code"), str):
+            return str(c["iso_code"])
+        for key in ("country_code", "country"):
+            if isinstance(rec.get(key), str) and len(rec[key]) == 2:
+                return str(rec[key])
+        return None
+
+    def lookup(addrs: Sequence[str]) -> list[str | None]:
+        return [code(reader.get(a)) for a in addrs]
+
+    return lookup
+
+
+class CountryEnricher:
+    """Fills ``country`` (ISO 3166 alpha-2, null when unknown) from the source address."""
+
+    column = "country"
+
+    def __init__(self, ctx: EnrichContext) -> None:
+        self._lookup = _mmdb_lookup(ctx.mmdb) if ctx.mmdb else _bundled_lookup()
+        # every code seen this run; index 0 is "unknown" (null)
+        self._vocab: list[str | None] = [None]
+        self._index: dict[str | None, int] = {None: 0}
+        # cache of every IPv4 source seen this run: sorted keys and their vocabulary indices
+        self._keys = np.empty(0, dtype=np.uint32)
+        self._codes = np.empty(0, dtype=np.int32)
+        self._v6: dict[bytes, int] = {}
+
+    def _encode(self, codes: list[str | None]) -> npt.NDArray[np.int32]:
+        for c in codes:
+            if c not in self._index:
+                self._index[c] = len(self._vocab)
+                self._vocab.append(c)
+        return np.fromiter((self._index[c] for c in codes), dtype=np.int32, count=len(codes))
+
+    def _v4(self, src: npt.NDArray[np.uint32]) -> npt.NDArray[np.int32]:
+        uniq, inverse = np.unique(src, return_inverse=True)
+        if len(self._keys):
+            pos = np.minimum(np.searchsorted(self._keys, uniq), len(self._keys) - 1)
+            new = uniq[self._keys[pos] != uniq]
+        else:
+            new = uniq
+        if len(new):
+            codes = self._encode(self._lookup(_v4_strings(new)))
+            keys = np.concatenate([self._keys, new])
+            order = np.argsort(keys, kind="stable")
+            self._keys = keys[order]
+            self._codes = np.concatenate([self._codes, codes])[order]
+        return self._codes[np.searchsorted(self._keys, uniq)][inverse]
+
+    def _v6codes(self, src6: list[bytes | None]) -> npt.NDArray[np.int32]:
+        missing = [a for a in set(src6) if a is not None and a not in self._v6]
+        if missing:
+            texts = [str(ipaddress.IPv6Address(a)) for a in missing]
+            self._v6.update(zip(missing, self._encode(self._lookup(texts)).tolist(), strict=True))
+        return np.array([self._v6.get(a, 0) if a is not None else 0 for a in src6], np.int32)
+
+    def __call__(self, packets: pa.Table) -> pa.Array:
+        """Country codes for the packets' sources, dictionary-encoded."""
+        idx = np.zeros(packets.num_rows, dtype=np.int32)
+        version = packets.column("ip_version").to_numpy(zero_copy_only=False)
+        is4 = version == 4
+        if is4.all():
+            idx = self._v4(packets.column("src").to_numpy(zero_copy_only=False))
+        elif is4.any():
+            src = packets.column("src").filter(pa.array(is4)).to_numpy(zero_copy_only=False)
+            idx[is4] = self._v4(src)
+        is6 = version == 6
+        if is6.any():
+            idx[is6] = self._v6codes(packets.column("src6").filter(pa.array(is6)).to_pylist())
+        dictionary = pa.array(self._vocab[1:], pa.string())
+        # vocabulary index 0 is null: shift indices and mask the unknowns
+        indices = pa.array(idx - 1, pa.int32(), mask=idx == 0)
+        return pa.DictionaryArray.from_arrays(indices, dictionary)

@@ -1,0 +1,276 @@
+"""The packet store: the only code that knows paths, partitions and the query engine.
+
+Layout (see ``docs/architecture.md``)::
+
+    <store>/teiten-store.json                          marker and format version
+    <store>/packets/sensor=<id>/date=<YYYY-MM-DD>/*.parquet
+    <store>/catalog/inputs.parquet                     one row per ingested input
+    <store>/registry.toml                              every sensor ingested so far
+    <store>/tables/<name>/[k=v/...]part.parquet        other tables (payloads, rollups, health)
+    <store>/results/<analysis>/period=<p>/result.parquet + meta.json
+
+Readers see only files that a committed catalog row lists, so a store that an interrupted run
+left behind reads consistently; the next writer sweeps the leftovers.
+
+Examples
+--------
+>>> import tempfile
+>>> store = create_store(tempfile.mkdtemp())
+>>> store.packets().count_rows()
+0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from teiten.core.errors import StoreError, UsageError
+from teiten.core.schema import PACKET_SCHEMA
+from teiten.core.sensors import Registry, Sensor
+from teiten.store.catalog import Catalog, InputRecord, atomic_write_parquet
+
+__all__ = ["Catalog", "InputRecord", "Store", "create_store", "open_store"]
+
+FORMAT_VERSION: Final = 1
+_MARKER: Final = "teiten-store.json"
+_NAME_RE: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+#: Partition columns, in path order; their values come from the directory names.
+PARTITIONING: Final = ds.partitioning(
+    pa.schema([("sensor", pa.string()), ("date", pa.string())]), flavor="hive"
+)
+
+
+def _check_name(kind: str, value: str) -> str:
+    if not _NAME_RE.match(value):
+        raise UsageError(f"invalid {kind} {value!r}: use letters, digits, _ . - (max 64)")
+    return value
+
+
+class Store:
+    """A packet store directory. Use :func:`open_store` or :func:`create_store`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.catalog = Catalog(root)
+
+    # -- packets -----------------------------------------------------------------------------
+
+    def packet_files(self) -> list[str]:
+        """Absolute paths of every committed packet file, sorted."""
+        return sorted(str(self.root / f) for f in self.catalog.listed_files())
+
+    def packets(self) -> ds.Dataset:
+        """The packet table as an Arrow dataset (``sensor`` and ``date`` from the partitions).
+
+        The ``sensor`` column is a plain string here; ``date`` is the UTC date string.
+        """
+        files = self.packet_files()
+        return ds.dataset(files, schema=_dataset_schema(), format="parquet", partitioning=PARTITIONING,
+                          partition_base_dir=str(self.root / "packets"))
+
+    def duckdb(self) -> Any:
+        """A DuckDB connection with a ``packets`` view (and a ``catalog`` view).
+
+        >>> import tempfile
+        >>> con = create_store(tempfile.mkdtemp()).duckdb()
+        >>> con.sql("select count(*) from packets").fetchone()
+        (0,)
+        """
+        import duckdb
+
+        con = duckdb.connect()
+        files = self.packet_files()
+        if files:
+            con.execute(
+                "create view packets as select * from read_parquet(?, hive_partitioning = true)",
+                [files],
+            )
+        else:
+            empty = _dataset_schema().empty_table()
+            con.register("_empty_packets", empty)
+            con.execute("create view packets as select * from _empty_packets")
+        con.register("catalog", self.catalog.table())
+        return con
+
+    def ibis_backend(self) -> Any:
+        """An Ibis DuckDB backend whose ``packets`` table is the store's packet table."""
+        import ibis
+
+        backend = ibis.duckdb.connect()
+        files = self.packet_files()
+        if files:
+            backend.read_parquet(files, table_name="packets", hive_partitioning=True)
+        else:
+            backend.create_table("packets", _dataset_schema().empty_table())
+        return backend
+
+    def ibis(self) -> Any:
+        """The packet table as an Ibis table expression (DuckDB backend)."""
+        return self.ibis_backend().table("packets")
+
+    # -- sensors -----------------------------------------------------------------------------
+
+    @property
+    def registry_path(self) -> Path:
+        """Where the merged sensor registry lives."""
+        return self.root / "registry.toml"
+
+    def registry(self) -> Registry:
+        """Every sensor ingested so far (the registry entries used at ingest)."""
+        if not self.registry_path.exists():
+            return Registry([], source=str(self.registry_path))
+        return Registry.load(self.registry_path)
+
+    def merge_sensors(self, sensors: list[Sensor]) -> None:
+        """Record sensors in the store's registry (new ids added, known ids updated)."""
+        current = dict(self.registry())
+        for s in sensors:
+            current[s.id] = s
+        text = Registry(list(current.values())).to_toml()
+        tmp = self.registry_path.with_name(f".tmp-{os.getpid()}-registry.toml")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.registry_path)
+
+    # -- other tables and results ------------------------------------------------------------
+
+    def write_table(self, name: str, table: pa.Table, partition: dict[str, str] | None = None,
+                    ) -> Path:
+        """Write (replace) one partition of a named table atomically.
+
+        ``partition`` maps partition keys to values, e.g. ``{"sensor": "a", "date": "2026-10-01"}``;
+        keys and values must be simple names (they become directory names).
+        """
+        d = self.root / "tables" / _check_name("table", name)
+        for k, v in (partition or {}).items():
+            d = d / f"{_check_name('partition key', k)}={_check_name('partition value', v)}"
+        path = d / "part.parquet"
+        atomic_write_parquet(table, path)
+        return path
+
+    def read_table(self, name: str) -> pa.Table | None:
+        """Read a named table with its partition columns, or None when it was never written."""
+        d = self.root / "tables" / _check_name("table", name)
+        files = sorted(str(p) for p in d.rglob("part.parquet")) if d.exists() else []
+        if not files:
+            return None
+        dataset = ds.dataset(files, format="parquet", partitioning="hive",
+                             partition_base_dir=str(d))
+        return dataset.to_table()
+
+    def write_result(self, analysis: str, period: str, table: pa.Table,
+                     meta: dict[str, Any] | None = None) -> Path:
+        """Store an analysis result for a period (atomic), with JSON metadata (parameters…)."""
+        d = (self.root / "results" / _check_name("analysis", analysis)
+             / f"period={_check_name('period', period)}")
+        atomic_write_parquet(table, d / "result.parquet")
+        tmp = d / f".tmp-{os.getpid()}-meta.json"
+        tmp.write_text(json.dumps(meta or {}, default=str, sort_keys=True, indent=1))
+        os.replace(tmp, d / "meta.json")
+        return d
+
+    def read_result(self, analysis: str, period: str) -> tuple[pa.Table, dict[str, Any]] | None:
+        """A stored result and its metadata, or None."""
+        d = (self.root / "results" / _check_name("analysis", analysis)
+             / f"period={_check_name('period', period)}")
+        if not (d / "result.parquet").exists():
+            return None
+        meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").exists() else {}
+        return pq.read_table(d / "result.parquet"), meta
+
+    # -- writing -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Store]:
+        """Hold the store's writer lock (one writer at a time) and sweep leftovers first."""
+        lock = open(self.root / ".lock", "a+b")  # noqa: SIM115 - held for the block's lifetime
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            self.catalog.sweep()
+            staging = self.root / "staging"
+            if staging.exists():
+                shutil.rmtree(staging)
+            yield self
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+            lock.close()
+
+    def info(self) -> dict[str, Any]:
+        """Sensors, days, packets and inputs: what ``teiten store info`` shows."""
+        recs = self.catalog.records()
+        con = self.duckdb()
+        per = con.sql(
+            "select sensor, count(distinct date) as days, count(*) as packets, "
+            "min(ts) as first, max(ts) as last from packets group by sensor order by sensor"
+        ).fetchall()
+        return {
+            "root": str(self.root),
+            "inputs": len(recs),
+            "packets": sum(r.packets for r in recs.values()),
+            "skipped": sum(r.skipped for r in recs.values()),
+            "unmonitored": sum(r.unmonitored for r in recs.values()),
+            "sensors": [
+                {"sensor": s, "days": d, "packets": n, "first": f, "last": la}
+                for s, d, n, f, la in per
+            ],
+        }
+
+
+def file_schema() -> pa.Schema:
+    """The schema of a packet file: the packet table without ``sensor`` (it is in the path)."""
+    return PACKET_SCHEMA.remove(PACKET_SCHEMA.get_field_index("sensor"))
+
+
+def _dataset_schema() -> pa.Schema:
+    """The packet table as read back: file columns plus the partition columns as strings."""
+    return file_schema().append(pa.field("sensor", pa.string())).append(
+        pa.field("date", pa.string())
+    )
+
+
+def open_store(path: str | os.PathLike[str]) -> Store:
+    """Open an existing packet store.
+
+    Raises :class:`~teiten.core.errors.StoreError` when ``path`` is not a teiten store.
+    """
+    root = Path(path)
+    marker = root / _MARKER
+    if not marker.exists():
+        raise StoreError(f"{root}: not a teiten store (no {_MARKER}); ingest something first")
+    try:
+        meta = json.loads(marker.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{marker}: unreadable: {exc}") from exc
+    if meta.get("format") != FORMAT_VERSION:
+        raise StoreError(f"{root}: store format {meta.get('format')} is not {FORMAT_VERSION}")
+    return Store(root)
+
+
+def create_store(path: str | os.PathLike[str]) -> Store:
+    """Open the store at ``path``, creating an empty one if the directory has none."""
+    root = Path(path)
+    marker = root / _MARKER
+    if marker.exists():
+        return open_store(root)
+    if root.exists() and not root.is_dir():
+        raise StoreError(f"{root}: exists and is not a directory")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "packets").mkdir(exist_ok=True)
+        tmp = root / f".tmp-{os.getpid()}-{_MARKER}"
+        tmp.write_text(json.dumps({"format": FORMAT_VERSION}))
+        os.replace(tmp, marker)
+    except OSError as exc:
+        raise StoreError(f"{root}: cannot create store: {exc.strerror}") from exc
+    return Store(root)

@@ -1,0 +1,145 @@
+"""The catalog: one row per ingested input, committed last so that the store stays consistent.
+
+The catalog is a small Parquet file rewritten atomically on every commit. An input's packet
+files are listed in its row; files on disk that no row lists are leftovers of an interrupted
+run and are swept by :meth:`Catalog.sweep`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CATALOG_SCHEMA: Final = pa.schema([
+    pa.field("input_id", pa.string(), metadata={"doc": "sha256 of the input's bytes as read (hex)"}),
+    pa.field("name", pa.string(), metadata={"doc": "path as given, or - for standard input"}),
+    pa.field("size", pa.int64(), metadata={"doc": "bytes read from the input (compressed)"}),
+    pa.field("format", pa.string(), metadata={"doc": "pcap or pcapng (+ compression)"}),
+    pa.field("records", pa.int64(), metadata={"doc": "capture records read"}),
+    pa.field("packets", pa.int64(), metadata={"doc": "packets stored"}),
+    pa.field("unmonitored", pa.int64(),
+             metadata={"doc": "packets to addresses the sensor does not monitor (left out)"}),
+    pa.field("skipped", pa.int64(), metadata={"doc": "records skipped or damaged"}),
+    pa.field("skipped_by_reason", pa.string(), metadata={"doc": "JSON object reason -> count"}),
+    pa.field("damage", pa.string(), metadata={"doc": "JSON list of the first located problems"}),
+    pa.field("ts_min", pa.timestamp("ns", tz="UTC"), metadata={"doc": "first packet stored"}),
+    pa.field("ts_max", pa.timestamp("ns", tz="UTC"), metadata={"doc": "last packet stored"}),
+    pa.field("sensors", pa.list_(pa.string()), metadata={"doc": "sensors the packets went to"}),
+    pa.field("files", pa.list_(pa.string()), metadata={"doc": "packet files, relative to store"}),
+    pa.field("ingested_at", pa.timestamp("us", tz="UTC"), metadata={"doc": "commit time"}),
+    pa.field("teiten_version", pa.string(), metadata={"doc": "teiten version that wrote it"}),
+])
+
+
+@dataclass
+class InputRecord:
+    """One catalog row (see :data:`CATALOG_SCHEMA` for the meaning of each field)."""
+
+    input_id: str
+    name: str
+    size: int = 0
+    format: str = ""
+    records: int = 0
+    packets: int = 0
+    unmonitored: int = 0
+    skipped: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    damage: list[str] = field(default_factory=list)
+    ts_min: int | None = None
+    ts_max: int | None = None
+    sensors: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    ingested_at: int = 0  # microseconds since the epoch
+    teiten_version: str = ""
+
+    def to_row(self) -> dict[str, Any]:
+        """The row as Arrow-ready values."""
+        d = asdict(self)
+        d["skipped_by_reason"] = json.dumps(self.skipped_by_reason, sort_keys=True)
+        d["damage"] = json.dumps(self.damage)
+        return d
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> InputRecord:
+        """Inverse of :meth:`to_row` (timestamps as integers)."""
+        d = dict(row)
+        d["skipped_by_reason"] = json.loads(d["skipped_by_reason"] or "{}")
+        d["damage"] = json.loads(d["damage"] or "[]")
+        return cls(**d)
+
+
+def atomic_write_parquet(table: pa.Table, path: Path) -> None:
+    """Write ``table`` to ``path`` through a temporary file, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    pq.write_table(table, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Catalog:
+    """Read and commit catalog rows for a store directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = root / "catalog" / "inputs.parquet"
+
+    def records(self) -> dict[str, InputRecord]:
+        """Every committed input by id."""
+        if not self.path.exists():
+            return {}
+        table = pq.read_table(self.path)
+        for name in ("ts_min", "ts_max", "ingested_at"):
+            i = table.schema.get_field_index(name)
+            table = table.set_column(i, name, table.column(name).cast(pa.int64()))
+        recs = (InputRecord.from_row(r) for r in table.to_pylist())
+        return {rec.input_id: rec for rec in recs}
+
+    def table(self) -> pa.Table:
+        """The catalog as an Arrow table (empty with the schema if nothing was ingested)."""
+        if not self.path.exists():
+            return CATALOG_SCHEMA.empty_table()
+        return pq.read_table(self.path)
+
+    def commit(self, record: InputRecord, replaces: InputRecord | None = None) -> None:
+        """Add (or replace) one input's row atomically."""
+        recs = self.records()
+        if replaces is not None:
+            recs.pop(replaces.input_id, None)
+        recs[record.input_id] = record
+        self._write(list(recs.values()))
+
+    def _write(self, recs: list[InputRecord]) -> None:
+        rows = [r.to_row() for r in recs]
+        cols = {name: [row[name] for row in rows] for name in CATALOG_SCHEMA.names}
+        table = pa.table(
+            {n: pa.array(cols[n], type=CATALOG_SCHEMA.field(n).type) for n in CATALOG_SCHEMA.names},
+            schema=CATALOG_SCHEMA,
+        )
+        atomic_write_parquet(table, self.path)
+
+    def listed_files(self) -> set[str]:
+        """Every packet file some committed input owns (relative paths)."""
+        return {f for r in self.records().values() for f in r.files}
+
+    def sweep(self) -> list[str]:
+        """Delete packet files and temporaries no committed input lists; return what went."""
+        listed = self.listed_files()
+        removed = []
+        packets = self.root / "packets"
+        if packets.exists():
+            for p in packets.rglob("*"):
+                if not p.is_file():
+                    continue
+                rel = p.relative_to(self.root).as_posix()
+                if rel not in listed:
+                    p.unlink()
+                    removed.append(rel)
+        return removed
