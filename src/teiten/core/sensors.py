@@ -51,7 +51,7 @@ import numpy.typing as npt
 
 from teiten.core.errors import ConfigError
 
-_ID_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _NS = 1_000_000_000
 #: Far past and far future as ns since the epoch, for open-ended address validity.
 MIN_NS = -(2**62)
@@ -190,6 +190,17 @@ class Sensor:
                 {"start": w.start, "end": w.end, "reason": w.reason} for w in self.maintenance
             ]
         return d
+
+
+def check_sensor_id(sensor_id: str) -> str:
+    """Return ``sensor_id`` if it is a valid id (it becomes a directory name), else raise.
+
+    >>> check_sensor_id("tk-01")
+    'tk-01'
+    """
+    if not _ID_RE.match(sensor_id):
+        raise ConfigError(f"invalid sensor id {sensor_id!r}: use 1-64 of A-Z a-z 0-9 _ . -")
+    return sensor_id
 
 
 def _ns_to_dt(ns: int) -> datetime:
@@ -357,4 +368,4 @@ def _sensor_from_dict(d: Mapping[str, Any], where: str) -> Sensor:
     )
 
 
-__all__ = ["MAX_NS", "MIN_NS", "AddressBlock", "Registry", "Sensor", "Window"]
+__all__ = ["MAX_NS", "MIN_NS", "AddressBlock", "Registry", "Sensor", "Window", "check_sensor_id"]

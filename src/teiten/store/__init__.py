@@ -85,7 +85,7 @@ class Store:
 
         >>> import tempfile
         >>> con = create_store(tempfile.mkdtemp()).duckdb()
-        >>> con.sql("select count(*) from packets").fetchone()
+        >>> con.execute("select count(*) from packets").fetchone()
         (0,)
         """
         import duckdb
@@ -113,7 +113,12 @@ class Store:
         if files:
             backend.read_parquet(files, table_name="packets", hive_partitioning=True)
         else:
-            backend.create_table("packets", _dataset_schema().empty_table())
+            # Ibis has no fixed-size binary type; DuckDB reads those Parquet columns as BLOB too
+            schema = pa.schema([
+                f.with_type(pa.binary()) if pa.types.is_fixed_size_binary(f.type) else f
+                for f in _dataset_schema()
+            ])
+            backend.create_table("packets", schema.empty_table())
         return backend
 
     def ibis(self) -> Any:
@@ -210,7 +215,7 @@ class Store:
         """Sensors, days, packets and inputs: what ``teiten store info`` shows."""
         recs = self.catalog.records()
         con = self.duckdb()
-        per = con.sql(
+        per = con.execute(
             "select sensor, count(distinct date) as days, count(*) as packets, "
             "min(ts) as first, max(ts) as last from packets group by sensor order by sensor"
         ).fetchall()

@@ -1,0 +1,70 @@
+"""The store: creation, tables, results, consistency rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from teiten.core.errors import StoreError, UsageError
+from teiten.core.sensors import Sensor
+from teiten.store import create_store, open_store
+
+
+def test_open_refuses_a_directory_that_is_not_a_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not a teiten store"):
+        open_store(tmp_path)
+
+
+def test_open_refuses_another_format_version(tmp_path: Path) -> None:
+    create_store(tmp_path)
+    (tmp_path / "teiten-store.json").write_text(json.dumps({"format": 99}))
+    with pytest.raises(StoreError, match="format 99"):
+        open_store(tmp_path)
+
+
+def test_empty_store_has_a_queryable_packet_table(tmp_path: Path) -> None:
+    store = create_store(tmp_path)
+    assert store.packets().count_rows() == 0
+    assert store.duckdb().execute("select count(*) from packets").fetchone() == (0,)
+    assert store.ibis().count().execute() == 0
+
+
+def test_tables_replace_one_partition(tmp_path: Path) -> None:
+    store = create_store(tmp_path)
+    store.write_table("payloads", pa.table({"x": [1, 2]}), {"sensor": "a"})
+    store.write_table("payloads", pa.table({"x": [3]}), {"sensor": "b"})
+    store.write_table("payloads", pa.table({"x": [4]}), {"sensor": "a"})
+    t = store.read_table("payloads")
+    assert t is not None
+    assert sorted(zip(t.column("sensor").to_pylist(), t.column("x").to_pylist(),
+                      strict=True)) == [("a", 4), ("b", 3)]
+    assert store.read_table("nothing") is None
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/b", "", ".hidden", "x" * 80])
+def test_table_and_partition_names_cannot_escape_the_store(tmp_path: Path, bad: str) -> None:
+    store = create_store(tmp_path)
+    with pytest.raises(UsageError):
+        store.write_table(bad, pa.table({"x": [1]}))
+    with pytest.raises(UsageError):
+        store.write_table("t", pa.table({"x": [1]}), {"k": bad})
+
+
+def test_results_round_trip_with_metadata(tmp_path: Path) -> None:
+    store = create_store(tmp_path)
+    store.write_result("stats", "2026-10", pa.table({"v": [1.5]}), {"tz": "Asia/Tokyo"})
+    got = store.read_result("stats", "2026-10")
+    assert got is not None
+    assert got[0].column("v").to_pylist() == [1.5] and got[1] == {"tz": "Asia/Tokyo"}
+    assert store.read_result("stats", "2026-09") is None
+
+
+def test_registry_merges_sensors(tmp_path: Path) -> None:
+    store = create_store(tmp_path)
+    store.merge_sensors([Sensor(id="a", country="JP")])
+    store.merge_sensors([Sensor(id="b")])
+    reg = store.registry()
+    assert list(reg) == ["a", "b"] and reg["a"].country == "JP"
