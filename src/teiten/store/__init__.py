@@ -91,16 +91,7 @@ class Store:
         import duckdb
 
         con = duckdb.connect()
-        files = self.packet_files()
-        if files:
-            con.execute(
-                "create view packets as select * from read_parquet(?, hive_partitioning = true)",
-                [files],
-            )
-        else:
-            empty = _dataset_schema().empty_table()
-            con.register("_empty_packets", empty)
-            con.execute("create view packets as select * from _empty_packets")
+        _packets_view(con, self.packet_files())
         con.register("catalog", self.catalog.table())
         return con
 
@@ -109,16 +100,7 @@ class Store:
         import ibis
 
         backend = ibis.duckdb.connect()
-        files = self.packet_files()
-        if files:
-            backend.read_parquet(files, table_name="packets", hive_partitioning=True)
-        else:
-            # Ibis has no fixed-size binary type; DuckDB reads those Parquet columns as BLOB too
-            schema = pa.schema([
-                f.with_type(pa.binary()) if pa.types.is_fixed_size_binary(f.type) else f
-                for f in _dataset_schema()
-            ])
-            backend.create_table("packets", schema.empty_table())
+        _packets_view(backend.con, self.packet_files())
         return backend
 
     def ibis(self) -> Any:
@@ -242,6 +224,23 @@ def _dataset_schema() -> pa.Schema:
     return file_schema().append(pa.field("sensor", pa.string())).append(
         pa.field("date", pa.string())
     )
+
+
+def _packets_view(con: Any, files: list[str]) -> None:
+    """Create the ``packets`` view on a DuckDB connection over the given packet files."""
+    if files:
+        con.execute(
+            "create view packets as select * from read_parquet(?, hive_partitioning = true)",
+            [files],
+        )
+        return
+    # Ibis has no fixed-size binary type; DuckDB reads those Parquet columns as BLOB anyway
+    schema = pa.schema([
+        f.with_type(pa.binary()) if pa.types.is_fixed_size_binary(f.type) else f
+        for f in _dataset_schema()
+    ])
+    con.register("_empty_packets", schema.empty_table())
+    con.execute("create view packets as select * from _empty_packets")
 
 
 def open_store(path: str | os.PathLike[str]) -> Store:
