@@ -9,7 +9,7 @@ over distinct values. Adding one is one module here and one line in :data:`ENRIC
 Examples
 --------
 >>> [e.split(":")[1] for e in ENRICHERS]
-['CountryEnricher']
+['CountryEnricher', 'TrafficClassEnricher', 'ToolEnricher']
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ class EnricherFactory(Protocol):
 #: ``module:Factory`` in the order they run; later ones may read earlier ones' columns.
 ENRICHERS: list[str] = [
     "teiten.ingest.enrich.country:CountryEnricher",
+    "teiten.ingest.enrich.traffic_class:TrafficClassEnricher",
+    "teiten.ingest.enrich.tool:ToolEnricher",
 ]
 
 

@@ -1,0 +1,248 @@
+"""Shared plumbing of the detections: packet sources, SQL over them, sessionisation, schemas.
+
+Private to :mod:`teiten.detections`; the analyses import from here, nothing else should.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Final, TypeAlias
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from teiten.core.errors import SchemaError, UsageError
+from teiten.core.periods import Period
+
+#: Number of IPv4 addresses: the extrapolation factor is ``IPV4_SPACE / monitored``.
+IPV4_SPACE: Final = 2**32
+NS: Final = 1_000_000_000
+
+#: What an analysis accepts as its packet table.
+PacketSource: TypeAlias = "pa.Table | ds.Dataset | duckdb.DuckDBPyRelation | Any"
+
+
+def query(packets: PacketSource, sql: str, params: list[Any] | None = None) -> pa.Table:
+    """Run ``sql`` (which reads a view called ``packets``) over a packet source.
+
+    Parameters
+    ----------
+    packets : pyarrow.Table, pyarrow.dataset.Dataset, duckdb.DuckDBPyRelation or ibis.Table
+        The packet table; datasets are scanned lazily with projection and filter pushdown.
+    sql : str
+        A DuckDB query naming the table ``packets``; values go in ``params`` (``?``), never
+        into the text.
+    params : list, optional
+        Positional parameters.
+
+    Returns
+    -------
+    pyarrow.Table
+    """
+    if isinstance(packets, duckdb.DuckDBPyRelation):
+        if params:
+            raise UsageError("parameters are not supported on a DuckDB relation source")
+        rel = packets.query("packets", sql)
+        if rel is None:
+            raise UsageError("query returned no relation")
+        return rel.to_arrow_table()
+    con = duckdb.connect()
+    try:
+        if isinstance(packets, pa.Table | ds.Dataset | pa.RecordBatchReader):
+            con.register("packets", packets)
+        elif hasattr(packets, "to_pyarrow_batches"):  # an ibis table expression
+            con.register("packets", packets.to_pyarrow_batches())
+        else:
+            raise UsageError(f"not a packet table: {type(packets).__name__}")
+        rel = con.sql(sql, params=params or None)
+        if rel is None:
+            raise UsageError("query returned no relation")
+        return rel.to_arrow_table()
+    finally:
+        con.close()
+
+
+def period_where(period: Period | None) -> tuple[str, list[Any]]:
+    """A SQL condition (and its parameters) keeping packets inside ``period`` (UTC bounds)."""
+    if period is None:
+        return "TRUE", []
+    return "ts >= ? AND ts < ?", [period.start_utc, period.end_utc]
+
+
+def has_column(packets: PacketSource, name: str) -> bool:
+    """Whether the packet source has a column ``name``."""
+    if isinstance(packets, duckdb.DuckDBPyRelation):
+        return name in packets.columns
+    schema = getattr(packets, "schema", None)
+    if callable(schema):  # ibis
+        return name in schema().names
+    if schema is not None:
+        return name in schema.names
+    return False
+
+
+def sessions(
+    keys: npt.NDArray[np.uint64], ts_ns: npt.NDArray[np.int64], idle_ns: int
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """Split packets into sessions: same key, no gap longer than ``idle_ns``.
+
+    Returns ``(order, session_id)``: ``order`` sorts the packets by (key, time) and
+    ``session_id[i]`` is the session of packet ``order[i]`` (0, 1, … in that order).
+
+    >>> import numpy as np
+    >>> o, s = sessions(np.array([1, 1, 1, 2], np.uint64), np.array([0, 5, 50, 1]), 10)
+    >>> s.tolist()
+    [0, 0, 1, 2]
+    """
+    order = np.lexsort((ts_ns, keys))
+    k, t = keys[order], ts_ns[order]
+    new = np.ones(len(k), dtype=bool)
+    if len(k) > 1:
+        new[1:] = (k[1:] != k[:-1]) | ((t[1:] - t[:-1]) > idle_ns)
+    return order, np.cumsum(new) - 1
+
+
+def max_window_count(
+    session: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], slide_ns: int, buckets: int
+) -> npt.NDArray[np.int64]:
+    """Per session: the most packets in any window of ``buckets`` consecutive slide buckets.
+
+    Buckets are aligned to multiples of the slide (corsaro3). ``session`` must be sorted
+    (as returned by :func:`sessions`). Only windows ending at a non-empty bucket are
+    evaluated, which is enough: the maximum is always reached by one of them.
+
+    >>> import numpy as np
+    >>> s = np.array([0, 0, 0, 1]); t = np.array([0, 10, 70, 0]) * 10**9
+    >>> max_window_count(s, t, 10 * 10**9, 6).tolist()
+    [2, 1]
+    """
+    if len(session) == 0:
+        return np.zeros(0, dtype=np.int64)
+    bucket = ts_ns // slide_ns
+    bucket = bucket - bucket.min()
+    span = int(bucket.max()) + buckets + 1
+    # One monotonic key per (session, bucket): sessions never share a window.
+    key = session.astype(np.int64) * span + bucket
+    change = np.ones(len(key), dtype=bool)
+    change[1:] = key[1:] != key[:-1]
+    ukey = key[change]
+    counts = np.diff(np.append(np.flatnonzero(change), len(key)))
+    csum = np.cumsum(counts)
+    lo = np.searchsorted(ukey, ukey - buckets, side="right") - 1  # last key <= k - buckets
+    in_window = csum - np.where(lo >= 0, csum[np.maximum(lo, 0)], 0)
+    sess = session[change]
+    starts = np.flatnonzero(np.r_[True, sess[1:] != sess[:-1]])
+    out: npt.NDArray[np.int64] = np.maximum.reduceat(in_window, starts)
+    return out
+
+
+def check_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Cast ``table`` to its declared ``schema`` or raise :class:`SchemaError`."""
+    if table.schema.names != schema.names:
+        raise SchemaError(f"result columns {table.schema.names} differ from {schema.names}")
+    try:
+        return table.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SchemaError(f"result does not fit its schema: {exc}") from exc
+
+
+def schema(fields: list[tuple[str, pa.DataType, str]]) -> pa.Schema:
+    """An Arrow schema whose fields carry a one-line ``doc``."""
+    return pa.schema([pa.field(n, t, metadata={"doc": d}) for n, t, d in fields])
+
+
+def params_meta(params: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a ``Params`` dataclass (echoed into stored results)."""
+    out: dict[str, Any] = dataclasses.asdict(params)
+    json.dumps(out)  # fail early if not serialisable
+    return out
+
+
+def ip_text(values: npt.NDArray[np.int64] | pa.Array) -> list[str | None]:
+    """Dotted-quad text of IPv4 integers (for display only)."""
+    arr = values.to_pylist() if isinstance(values, pa.Array | pa.ChunkedArray) else values
+    out: list[str | None] = []
+    for v in arr:
+        if v is None:
+            out.append(None)
+            continue
+        x = int(v)
+        out.append(f"{x >> 24 & 255}.{x >> 16 & 255}.{x >> 8 & 255}.{x & 255}")
+    return out
+
+
+def distinct_per_group(
+    gid: npt.NDArray[np.int64], vals: npt.NDArray[np.int64], n_groups: int
+) -> npt.NDArray[np.int64]:
+    """Number of distinct ``vals`` in each group ``0 .. n_groups-1``.
+
+    >>> import numpy as np
+    >>> distinct_per_group(np.array([0, 0, 1, 0]), np.array([7, 7, 7, 8]), 2).tolist()
+    [2, 1]
+    """
+    if len(gid) == 0:
+        return np.zeros(n_groups, dtype=np.int64)
+    order = np.lexsort((vals, gid))
+    g, v = gid[order], vals[order]
+    new = np.ones(len(g), dtype=bool)
+    new[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
+    return np.bincount(g, weights=new, minlength=n_groups).astype(np.int64)
+
+
+def top_values_per_group(
+    gid: npt.NDArray[np.int64], vals: npt.NDArray[np.int64], n_groups: int, k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The ``k`` most frequent ``vals`` of each group (ties: smaller value first).
+
+    Returns ``(offsets, values, counts)`` in list-array layout: group ``g`` owns
+    ``values[offsets[g]:offsets[g+1]]``. Negative values (absent) are skipped.
+
+    >>> import numpy as np
+    >>> o, v, c = top_values_per_group(np.array([0, 0, 0, 1]), np.array([5, 6, 6, 9]), 2, 1)
+    >>> o.tolist(), v.tolist(), c.tolist()
+    ([0, 1, 2], [6, 9], [2, 1])
+    """
+    keep = vals >= 0
+    g, v = gid[keep], vals[keep]
+    if len(g) == 0:
+        return np.zeros(n_groups + 1, dtype=np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.lexsort((v, g))
+    g, v = g[order], v[order]
+    new = np.ones(len(g), dtype=bool)
+    new[1:] = (g[1:] != g[:-1]) | (v[1:] != v[:-1])
+    starts = np.flatnonzero(new)
+    pg, pv = g[starts], v[starts]
+    pc_ = np.diff(np.append(starts, len(g)))
+    order2 = np.lexsort((pv, -pc_, pg))
+    pg, pv, pc_ = pg[order2], pv[order2], pc_[order2]
+    first = np.ones(len(pg), dtype=bool)
+    first[1:] = pg[1:] != pg[:-1]
+    grp_start = np.maximum.accumulate(np.where(first, np.arange(len(pg)), 0))
+    rank = np.arange(len(pg)) - grp_start
+    sel = rank < k
+    pg, pv, pc_ = pg[sel], pv[sel], pc_[sel]
+    counts = np.bincount(pg, minlength=n_groups)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return offsets, pv.astype(np.int64), pc_.astype(np.int64)
+
+
+def packets_from_columns(columns: dict[str, Any]) -> pa.Table:
+    """A :data:`PACKET_SCHEMA` table from some columns, the others null (tests, examples).
+
+    >>> packets_from_columns({"proto": [6, 17]}).column("proto").type
+    DataType(uint8)
+    """
+    from teiten.core.schema import PACKET_SCHEMA
+
+    n = len(next(iter(columns.values())))
+    arrays = []
+    for f in PACKET_SCHEMA:
+        if f.name in columns:
+            arrays.append(pa.array(columns[f.name]).cast(f.type))
+        else:
+            arrays.append(pa.nulls(n, f.type))
+    return pa.Table.from_arrays(arrays, schema=PACKET_SCHEMA)
