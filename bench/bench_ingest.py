@@ -1,0 +1,83 @@
+"""End-to-end ingest benchmark (issue 2): `teiten ingest` vs tcpdump, dpkt and tshark.
+
+Run: ``.venv/bin/python bench/bench_ingest.py [--packets 5000000] [--big-gb 5]``
+
+- ``teiten ingest`` is the whole process (decode + enrich + Parquet), timed from outside.
+- ``tcpdump -r FILE -w /dev/null`` only copies records.
+- a dpkt loop that only counts destination ports, and ``tshark -T fields -e tcp.dstport``,
+  run on a sample (they are 2 to 3 orders of magnitude slower) and compared by rate.
+- ``--big-gb N`` also ingests an N-GB capture and reports the peak RSS (must stay < 1 GiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from common import Run, make_capture, report, timed
+
+DPKT_LOOP = """
+import sys, collections, dpkt
+c = collections.Counter()
+with open(sys.argv[1], 'rb') as f:
+    for ts, buf in dpkt.pcap.Reader(f):
+        eth = dpkt.ethernet.Ethernet(buf)
+        ip = eth.data
+        if isinstance(ip, dpkt.ip.IP) and isinstance(ip.data, (dpkt.tcp.TCP, dpkt.udp.UDP)):
+            c[ip.data.dport] += 1
+print(len(c))
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--sample", type=int, default=200_000, help="packets for dpkt and tshark")
+    ap.add_argument("--big-gb", type=float, default=0.0)
+    ap.add_argument("--workdir", type=Path, default=Path("bench/out"))
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+    teiten = [py, "-m", "teiten"]
+    cap = make_capture(args.workdir / f"darknet-{args.packets}.pcap", args.packets)
+    sample = make_capture(args.workdir / f"darknet-{args.sample}.pcap", args.sample)
+    # warm the compiled kernels' cache so the timed run measures the steady state
+    with tempfile.TemporaryDirectory() as warm:
+        timed("warm", [*teiten, "ingest", "-q", str(sample), "--store", warm, "--sensor", "b"], 0)
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(dir=args.workdir) as store:
+        runs.append(timed("teiten ingest (decode+enrich+parquet)",
+                          [*teiten, "ingest", "-q", str(cap), "--store", store, "--sensor", "b"],
+                          args.packets))
+    if shutil.which("tcpdump"):
+        runs.append(timed("tcpdump -r -w /dev/null", ["tcpdump", "-q", "-r", str(cap), "-w",
+                                                      "/dev/null"], args.packets,
+                          stderr=subprocess_devnull()))
+    runs.append(timed("dpkt loop counting dports", [py, "-c", DPKT_LOOP, str(sample)],
+                      args.sample, stdout=subprocess_devnull()))
+    if shutil.which("tshark"):
+        runs.append(timed("tshark -T fields", ["tshark", "-r", str(sample), "-T", "fields", "-e",
+                                               "tcp.dstport"], args.sample,
+                          stdout=subprocess_devnull(), stderr=subprocess_devnull()))
+    print(report(runs, runs[0]))
+    if args.big_gb:
+        n = int(args.big_gb * 1e9 / 82)
+        big = make_capture(args.workdir / f"darknet-{n}.pcap", n)
+        with tempfile.TemporaryDirectory(dir=args.workdir) as store:
+            r = timed(f"teiten ingest {big.stat().st_size / 1e9:.1f} GB",
+                      [*teiten, "ingest", "-q", str(big), "--store", store, "--sensor", "b"], n)
+        print(report([r], r))
+    return 0
+
+
+def subprocess_devnull() -> int:
+    import subprocess
+
+    return subprocess.DEVNULL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
