@@ -23,6 +23,7 @@ from teiten.core.errors import TeitenError
 COMMANDS: list[str] = [
     "teiten.cli.ingest_cmd",
     "teiten.cli.store_cmd",
+    "teiten.cli.sensor_cmd",
 ]
 
 

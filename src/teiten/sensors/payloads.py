@@ -21,13 +21,15 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from teiten.core.errors import SchemaError
+from teiten.core.errors import InputError, SchemaError
 from teiten.core.schema import DICT_STRING
 from teiten.sensors.classify import classify
 from teiten.store import Store
@@ -234,3 +236,22 @@ def join_sources(payloads: pa.Table, packets: pa.Table) -> pa.Table:
 def day_of(ts_ns: int) -> str:
     """The UTC date (``YYYY-MM-DD``) of a nanosecond timestamp."""
     return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).strftime("%Y-%m-%d")
+
+
+def load_segments(segment_dir: Path, store: Store, *, delete: bool = False) -> tuple[int, int]:
+    """Load the responder's segment files into the store's ``payloads`` table.
+
+    Returns ``(segments, new rows)``. Loading is idempotent (rows are de-duplicated), so
+    segments may be kept and loaded again; ``delete`` removes each one once it is stored.
+    """
+    files = sorted(Path(segment_dir).glob("payloads-*.parquet"))
+    added = 0
+    for f in files:
+        try:
+            table = pq.read_table(f)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"{f}: unreadable payload segment: {exc}") from exc
+        added += store_payloads(store, table)
+        if delete:
+            f.unlink(missing_ok=True)
+    return len(files), added
