@@ -246,3 +246,29 @@ def packets_from_columns(columns: dict[str, Any]) -> pa.Table:
         else:
             arrays.append(pa.nulls(n, f.type))
     return pa.Table.from_arrays(arrays, schema=PACKET_SCHEMA)
+
+
+def label_codes(table: pa.Table, name: str) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """A string (or dictionary) column as integer codes (-1 for null) and its dictionary."""
+    if name not in table.column_names or table.num_rows == 0:
+        return np.full(table.num_rows, -1, dtype=np.int64), []
+    col = table.column(name).combine_chunks()
+    if not pa.types.is_dictionary(col.type):
+        col = col.dictionary_encode()
+    if pa.types.is_dictionary(col.type) and col.dictionary.type != pa.string():
+        col = col.cast(pa.dictionary(col.type.index_type, pa.string()))
+    idx = np.asarray(col.indices.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return idx, [str(x) for x in col.dictionary.to_pylist()]
+
+
+def majority(
+    gid: npt.NDArray[np.int64], codes: npt.NDArray[np.int64], n_groups: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per group: the most frequent non-negative code (-1 if none) and its count."""
+    offs, vals, counts = top_values_per_group(gid, codes, n_groups, 1)
+    code = np.full(n_groups, -1, dtype=np.int64)
+    cnt = np.zeros(n_groups, dtype=np.int64)
+    has = offs[1:] > offs[:-1]
+    code[has] = vals
+    cnt[has] = counts
+    return code, cnt
