@@ -233,6 +233,8 @@ class CaptureDriver:
                     proc.kill()
             rc = proc.wait()
             reader.join(5)
+            if proc.stderr is not None:
+                proc.stderr.close()
             runs += 1
             stopping = self._stop.is_set()
             self._row("stop" if stopping else "exit", run, exit_code=rc,
