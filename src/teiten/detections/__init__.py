@@ -1,0 +1,59 @@
+"""Detections: DDoS backscatter, scan campaigns, tool verdicts, notable events, diurnal activity.
+
+Each detection is one module exposing ``NAME``, a frozen-dataclass ``Params`` of documented
+thresholds, the declared output ``SCHEMA`` and ``detect(packets, period, params) -> Table``.
+Adding one is one module and one line in :data:`DETECTIONS`. Definitions and sources:
+``specs/detections.md``.
+
+Examples
+--------
+>>> sorted(DETECTIONS)
+['backscatter', 'diurnal', 'events', 'scans', 'tools']
+>>> get("scans").Params().idle_timeout_s
+480.0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from types import ModuleType
+from typing import Any, Final
+
+import pyarrow as pa
+
+from teiten.core.errors import UsageError
+from teiten.core.periods import Period
+
+#: name -> module, in the order ``teiten detect`` runs them.
+DETECTIONS: Final[dict[str, str]] = {
+    "backscatter": "teiten.detections.backscatter",
+    "scans": "teiten.detections.scans",
+    "tools": "teiten.detections.tools",
+    "events": "teiten.detections.events",
+    "diurnal": "teiten.detections.diurnal",
+}
+
+
+def get(name: str) -> ModuleType:
+    """The module of detection ``name``; :class:`UsageError` if unknown."""
+    if name not in DETECTIONS:
+        raise UsageError(f"unknown detection {name!r} (one of {', '.join(DETECTIONS)})")
+    return importlib.import_module(DETECTIONS[name])
+
+
+def make_params(name: str, **overrides: Any) -> Any:
+    """The detection's ``Params`` with the given fields replaced (unknown fields are ignored
+    when the detection does not have them, so one ``monitored_addresses`` fits all)."""
+    cls = get(name).Params
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in overrides.items() if k in fields})
+
+
+def run(name: str, packets: Any, period: Period | None, params: Any = None, **kw: Any) -> pa.Table:
+    """Run detection ``name`` (default parameters unless given)."""
+    mod = get(name)
+    table: pa.Table = mod.detect(
+        packets, period, params if params is not None else mod.Params(), **kw
+    )
+    return table

@@ -21,9 +21,13 @@ from teiten.core.periods import Period
 #: Number of IPv4 addresses: the extrapolation factor is ``IPV4_SPACE / monitored``.
 IPV4_SPACE: Final = 2**32
 NS: Final = 1_000_000_000
+#: A timestamp parameter in SQL, typed like the packet table's ``ts`` column.
+TS: Final = "?::TIMESTAMPTZ_NS"
 
 #: What an analysis accepts as its packet table.
-PacketSource: TypeAlias = "pa.Table | ds.Dataset | duckdb.DuckDBPyRelation | Any"
+PacketSource: TypeAlias = (
+    "pa.Table | ds.Dataset | duckdb.DuckDBPyConnection | duckdb.DuckDBPyRelation | Any"
+)
 
 
 def query(packets: PacketSource, sql: str, params: list[Any] | None = None) -> pa.Table:
@@ -31,8 +35,10 @@ def query(packets: PacketSource, sql: str, params: list[Any] | None = None) -> p
 
     Parameters
     ----------
-    packets : pyarrow.Table, pyarrow.dataset.Dataset, duckdb.DuckDBPyRelation or ibis.Table
-        The packet table; datasets are scanned lazily with projection and filter pushdown.
+    packets : pyarrow.Table, pyarrow.dataset.Dataset, DuckDB connection or relation, ibis.Table
+        The packet table; datasets are scanned lazily with projection and filter pushdown; a
+        DuckDB connection must have a ``packets`` view (``Store.duckdb()``) and is queried in
+        place (the fastest route over a store).
     sql : str
         A DuckDB query naming the table ``packets``; values go in ``params`` (``?``), never
         into the text.
@@ -43,17 +49,17 @@ def query(packets: PacketSource, sql: str, params: list[Any] | None = None) -> p
     -------
     pyarrow.Table
     """
-    if isinstance(packets, duckdb.DuckDBPyRelation):
-        if params:
-            raise UsageError("parameters are not supported on a DuckDB relation source")
-        rel = packets.query("packets", sql)
+    if isinstance(packets, duckdb.DuckDBPyConnection):  # a connection with a packets view
+        rel = packets.sql(sql, params=params or None)
         if rel is None:
             raise UsageError("query returned no relation")
         return rel.to_arrow_table()
     con = duckdb.connect()
     try:
-        if isinstance(packets, pa.Table | ds.Dataset | pa.RecordBatchReader):
+        if isinstance(packets, pa.Table | ds.Dataset):
             con.register("packets", packets)
+        elif isinstance(packets, duckdb.DuckDBPyRelation):  # re-run per query, streamed
+            con.register("packets", packets.to_arrow_reader(1 << 16))
         elif hasattr(packets, "to_pyarrow_batches"):  # an ibis table expression
             con.register("packets", packets.to_pyarrow_batches())
         else:
@@ -70,19 +76,7 @@ def period_where(period: Period | None) -> tuple[str, list[Any]]:
     """A SQL condition (and its parameters) keeping packets inside ``period`` (UTC bounds)."""
     if period is None:
         return "TRUE", []
-    return "ts >= ? AND ts < ?", [period.start_utc, period.end_utc]
-
-
-def has_column(packets: PacketSource, name: str) -> bool:
-    """Whether the packet source has a column ``name``."""
-    if isinstance(packets, duckdb.DuckDBPyRelation):
-        return name in packets.columns
-    schema = getattr(packets, "schema", None)
-    if callable(schema):  # ibis
-        return name in schema().names
-    if schema is not None:
-        return name in schema.names
-    return False
+    return f"ts >= {TS} AND ts < {TS}", [period.start_utc, period.end_utc]
 
 
 def sessions(
