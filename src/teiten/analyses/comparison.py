@@ -1,0 +1,176 @@
+"""Period comparison (今期/前期) of any keyed table, with the NPA tables' conventions.
+
+For every key present now or before: rank now, rank before, value now and before, absolute
+change, change %, and the increase and decrease ranks (top ``Params.top`` by absolute change).
+
+Conventions (NPA 表3-1, 表3-2, 表4-1):
+
+* a value below ``display_floor`` (but above zero) reads "very few" (ごく僅か) and gets no rank;
+  zero reads "not detected" (検知なし) and gets no rank;
+* change % is not shown — ``change_pct`` null and ``pct_note`` true, the table's footnote — when
+  the previous value is below ``pct_min_previous`` (zero or tiny: "1521/TCP の前期検知件数は
+  0.07 件") or the current value is zero;
+* ranks are competition ranks (ties share the smaller rank).
+
+Examples
+--------
+>>> import pyarrow as pa
+>>> now = pa.table({"k": ["a", "b"], "v": [3.0, 1.0]})
+>>> before = pa.table({"k": ["a", "c"], "v": [2.0, 4.0]})
+>>> t = compare(now, before, ["k"], Params(value="v"))
+>>> t.column("k").to_pylist(), t.column("rank_before").to_pylist()
+(['a', 'b', 'c'], [2, None, 1])
+>>> t.column("status_now").to_pylist()
+['value', 'value', 'not_detected']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+
+from teiten.analyses._common import f, rank_desc
+from teiten.analyses.base import params_dict
+
+#: Keys and label columns of the registered keyed analyses.
+KEYS: Final[dict[str, tuple[list[str], list[str]]]] = {
+    "ports": (["proto", "port"], ["label"]),
+    "countries": (["country"], ["name_en", "name_ja"]),
+    "protocols": (["proto"], ["name"]),
+}
+
+COMPARE_FIELDS: Final[list[pa.Field]] = [
+    f("value_now", pa.float64(), "value this period (0 when absent)"),
+    f("value_before", pa.float64(), "value in the previous period (0 when absent)"),
+    f("rank_now", pa.int32(), "rank this period; null below the display floor or zero"),
+    f("rank_before", pa.int32(), "rank in the previous period; null below the floor or zero"),
+    f("status_now", pa.string(), "value, very_few (ごく僅か) or not_detected (検知なし)"),
+    f("status_before", pa.string(), "same for the previous period"),
+    f("change", pa.float64(), "value_now - value_before"),
+    f("change_pct", pa.float64(), "100 * change / value_before; null when not shown"),
+    f("pct_note", pa.bool_(), "change % withheld: previous tiny or zero, or now zero (footnote)"),
+    f("increase_rank", pa.int32(), "rank among increases by absolute change (top N)"),
+    f("decrease_rank", pa.int32(), "rank among decreases by absolute change (top N)"),
+    f("highlight", pa.bool_(), "in the top N now, or has an increase/decrease rank"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """Comparison settings (defaults reproduce the NPA tables, values per address per day).
+
+    Parameters
+    ----------
+    value : str
+        The compared column. Default ``accesses_per_address_day``.
+    top : int
+        Depth of the increase and decrease ranks, and of ``highlight``. Default 5.
+    display_floor : float
+        Values above zero but below this read "very few". Default 0.005 (shows as 0.00).
+    pct_min_previous : float
+        No change % when the previous value is below this. Default 0.1.
+    """
+
+    value: str = "accesses_per_address_day"
+    top: int = 5
+    display_floor: float = 0.005
+    pct_min_previous: float = 0.1
+
+
+def _index(tab: pa.Table, keys: list[str]) -> dict[tuple[Any, ...], int]:
+    cols = [tab[k].to_pylist() for k in keys]
+    return {key: i for i, key in enumerate(zip(*cols, strict=True))}
+
+
+def _status(v: np.ndarray, floor: float) -> np.ndarray:
+    return np.where(v <= 0, "not_detected", np.where(v < floor, "very_few", "value"))
+
+
+def _ranked(v: np.ndarray, status: np.ndarray) -> pa.Array:
+    ranks = np.array(rank_desc(pa.array(np.where(status == "value", v, -np.inf))).to_pylist(),
+                     dtype=object)
+    ranks[status != "value"] = None
+    return pa.array(ranks.tolist(), pa.int32())
+
+
+def _move_rank(change: np.ndarray, sign: int, top: int) -> pa.Array:
+    c = sign * change
+    ranks = np.array(rank_desc(pa.array(np.where(c > 0, c, -np.inf))).to_pylist(), dtype=object)
+    ranks[(c <= 0) | (np.array([r or 0 for r in ranks]) > top)] = None
+    return pa.array(ranks.tolist(), pa.int32())
+
+
+def compare(now: pa.Table, before: pa.Table, keys: list[str], params: Params = Params(),
+            labels: list[str] | None = None) -> pa.Table:
+    """Compare two keyed tables (same key columns) on ``params.value``.
+
+    Returns the key columns, the ``labels`` columns (taken from whichever side has the key),
+    then :data:`COMPARE_FIELDS`; sorted by rank now, then value now, then rank before.
+    """
+    labels = labels or []
+    i_now, i_before = _index(now, keys), _index(before, keys)
+    all_keys = list(i_now) + [k for k in i_before if k not in i_now]
+    vn = now[params.value].to_pylist()
+    vb = before[params.value].to_pylist()
+    value_now = np.array([float(vn[i_now[k]] or 0) if k in i_now else 0.0 for k in all_keys])
+    value_before = np.array([float(vb[i_before[k]] or 0) if k in i_before else 0.0
+                             for k in all_keys])
+    st_now, st_before = (_status(value_now, params.display_floor),
+                         _status(value_before, params.display_floor))
+    change = value_now - value_before
+    show = (value_before >= params.pct_min_previous) & (value_before > 0) & (value_now > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(show, 100.0 * change / np.where(value_before > 0, value_before, 1), np.nan)
+    cols: dict[str, Any] = {}
+    for j, k in enumerate(keys):
+        cols[k] = pa.array([key[j] for key in all_keys], now.schema.field(k).type)
+    for lab in labels:
+        ln, lb = now[lab].to_pylist(), before[lab].to_pylist()
+        cols[lab] = pa.array([ln[i_now[k]] if k in i_now else lb[i_before[k]] for k in all_keys],
+                             now.schema.field(lab).type)
+    rank_now = _ranked(value_now, st_now)
+    inc, dec = _move_rank(change, 1, params.top), _move_rank(change, -1, params.top)
+    rn = np.array([r if r is not None else 10**9 for r in rank_now.to_pylist()])
+    highlight = (rn <= params.top) | np.array(inc.is_valid()) | np.array(dec.is_valid())
+    cols.update({
+        "value_now": value_now, "value_before": value_before,
+        "rank_now": rank_now, "rank_before": _ranked(value_before, st_before),
+        "status_now": pa.array(st_now.tolist(), pa.string()),
+        "status_before": pa.array(st_before.tolist(), pa.string()),
+        "change": change, "change_pct": pa.array(pct, pa.float64(), from_pandas=True),
+        "pct_note": pa.array(~show), "increase_rank": inc, "decrease_rank": dec,
+        "highlight": pa.array(highlight),
+    })
+    schema = pa.schema([now.schema.field(k) for k in keys + labels] + COMPARE_FIELDS)
+    tab = pa.table(cols, schema=schema)
+    order = np.lexsort((
+        np.array([r if r is not None else 10**9 for r in tab["rank_before"].to_pylist()]),
+        -value_now, rn,
+    ))
+    tab = tab.take(pa.array(order))
+    md = {b"teiten.compare": str(params_dict(params)).encode()}
+    return tab.replace_schema_metadata(md)
+
+
+def compare_periods(ctx: Any, analysis: str, params: Params = Params(),
+                    analysis_params: Any = None) -> pa.Table:
+    """Run a keyed analysis on the context's period and the previous one, and compare.
+
+    ``analysis`` is a registry name with known keys (:data:`KEYS`); the analysis runs with
+    ``top=None`` semantics (every key) so ranks are over the whole table.
+    """
+    from teiten.analyses.registry import get
+
+    spec = get(analysis)
+    if analysis not in KEYS:
+        from teiten.core.errors import UsageError
+
+        raise UsageError(f"no comparison keys known for analysis {analysis!r}")
+    keys, labels = KEYS[analysis]
+    p = analysis_params if analysis_params is not None else spec.params()
+    now = spec(ctx, p)
+    before = spec(ctx.for_period(ctx.period.previous()), p)
+    return compare(now, before, keys, params, labels)
