@@ -24,6 +24,7 @@ COMMANDS: list[str] = [
     "teiten.cli.ingest_cmd",
     "teiten.cli.store_cmd",
     "teiten.cli.sensor_cmd",
+    "teiten.cli.detect_cmd",
 ]
 
 

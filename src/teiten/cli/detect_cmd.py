@@ -1,0 +1,132 @@
+"""``teiten detect``: backscatter/DDoS, scans, tool verdicts, notable events, diurnal activity.
+
+Runs the detections over a store for a period, stores each result with
+``Store.write_result(name, period, ...)`` (parameters echoed into the metadata) so the report
+reads them, and prints them as a table, CSV or JSON (or writes Parquet files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from teiten.core.errors import UsageError
+from teiten.core.periods import DEFAULT_TZ, Period, parse_period
+
+
+def register(sub: Any) -> None:
+    """Add the ``detect`` sub-command."""
+    from teiten.detections import DETECTIONS
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "detect", help="DDoS backscatter, scan campaigns, tools, notable events, diurnal activity"
+    )
+    p.add_argument("which", nargs="*", metavar="DETECTION",
+                   help=f"any of {', '.join(DETECTIONS)} (default: all)")
+    p.add_argument("--store", required=True, type=Path, help="the packet store")
+    p.add_argument("--period", required=True, help="2026-10, 2026-Q4, 2026-10-01..2026-10-15 …")
+    p.add_argument("--tz", default=DEFAULT_TZ,
+                   help=f"time zone of the period (default {DEFAULT_TZ})")
+    p.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
+    p.add_argument("--out", type=Path, help="directory for --format parquet (NAME.parquet)")
+    p.add_argument("--limit", type=int, default=20, help="rows shown per table (table format)")
+    p.add_argument("--monitored", type=int,
+                   help="monitored IPv4 addresses for extrapolation (default: from the registry)")
+    p.add_argument("--no-save", action="store_true", help="do not store results in the store")
+    p.set_defaults(func=run)  # fmt: skip
+
+
+def monitored_v4(registry: Any, period: Period) -> int | None:
+    """IPv4 addresses the registry's sensors monitor at the period start (None if unknown)."""
+    total = 0
+    at = period.start_ns
+    for sensor in registry:
+        if sensor.monitors_everything:
+            return None
+        total += sum(
+            b.network.num_addresses
+            for b in sensor.addresses
+            if b.version == 4 and b.valid_from_ns <= at < b.valid_until_ns
+        )
+    return total or None
+
+
+def _print_table(name: str, table: pa.Table, limit: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{name}: {table.num_rows} rows")
+    for col in table.column_names:
+        t.add_column(col, overflow="fold")
+    for row in table.slice(0, limit).to_pylist():
+        t.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+                    for v in row.values()))  # fmt: skip
+    Console().print(t)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the requested detections."""
+    from teiten.detections import DETECTIONS, make_params
+    from teiten.detections import run as run_detection
+    from teiten.store import open_store
+
+    which = args.which or list(DETECTIONS)
+    for name in which:
+        if name not in DETECTIONS:
+            raise UsageError(f"unknown detection {name!r} (one of {', '.join(DETECTIONS)})")
+    if args.format == "parquet" and args.out is None:
+        raise UsageError("--format parquet needs --out DIR")
+    period = parse_period(args.period, tz=args.tz)
+    store = open_store(args.store)
+    monitored = args.monitored or monitored_v4(store.registry(), period)
+    con = store.duckdb()
+    results: dict[str, pa.Table] = {}
+    for name in which:
+        params = make_params(name, monitored_addresses=monitored)
+        t0 = time.perf_counter()
+        table = run_detection(name, con, period, params)
+        elapsed = time.perf_counter() - t0
+        print(f"teiten detect: {name}: {table.num_rows} rows in {elapsed:.1f} s", file=sys.stderr)
+        if not args.no_save:
+            meta = {"params": dataclasses.asdict(params), "period": period.label, "tz": period.tz,
+                    "detection": name, "monitored_addresses": monitored}  # fmt: skip
+            store.write_result(name, period.label, table, meta)
+        results[name] = table
+    _emit(results, args)
+    return 0
+
+
+def _emit(results: dict[str, pa.Table], args: argparse.Namespace) -> None:
+    if args.format == "table":
+        for name, table in results.items():
+            _print_table(name, table, args.limit)
+    elif args.format == "json":
+        print(json.dumps({n: t.to_pylist() for n, t in results.items()}, default=str, indent=1))
+    elif args.format == "csv":
+        import pyarrow.csv as pcsv
+
+        for name, table in results.items():
+            if len(results) > 1:
+                sys.stdout.write(f"# {name}\n")
+            flat = table.select([c for c in table.column_names
+                                 if not pa.types.is_list(table.schema.field(c).type)])
+            for c in table.column_names:
+                if pa.types.is_list(table.schema.field(c).type):
+                    text = [" ".join(map(str, v)) if v else "" for v in table.column(c).to_pylist()]
+                    flat = flat.append_column(c, pa.array(text, pa.string()))
+            sink = pa.BufferOutputStream()
+            pcsv.write_csv(flat, sink)
+            sys.stdout.write(sink.getvalue().to_pybytes().decode())
+    else:
+        import pyarrow.parquet as pq
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, table in results.items():
+            pq.write_table(table, args.out / f"{name}.parquet")
