@@ -88,8 +88,8 @@ def render_html(report: ReportData) -> str:
     cat = Catalog(report.lang)
     js, h = script_and_hash()
     return _env(True).get_template("report.html.j2").render(
-        r=report, t=cat.t, css=_asset("report.css"), script=markupsafe.Markup(js),
-        script_hash=h)
+        r=report, t=cat.t, css=markupsafe.Markup(_asset("report.css")),
+        script=markupsafe.Markup(js), script_hash=h)
 
 
 def _numeric_cols(table: Table) -> set[int]:

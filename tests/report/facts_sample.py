@@ -1,4 +1,4 @@
-"""A fixed-seed set of report facts, for rendering tests that need no store."""
+"""A fixed-seed set of report facts, for rendering tests that need no store or analyses."""
 
 from __future__ import annotations
 
