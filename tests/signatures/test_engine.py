@@ -35,7 +35,8 @@ def random_rules(n: int, seed: int) -> str:
     lines = []
     for sid in range(1, n + 1):
         proto = ["tcp", "udp", "icmp", "ip"][int(rng.integers(4))]
-        port = "any" if proto in ("icmp", "ip") else str(rng.choice(["any", "53", "80", "[80,1434]"]))
+        ports = ["any", "53", "80", "[80,1434]"]
+        port = "any" if proto in ("icmp", "ip") else str(rng.choice(ports))
         opts = []
         for k in range(int(rng.integers(1, 4))):
             pat = bytes(rng.choice(list(ALPHABET), size=int(rng.integers(1, 3))).tolist())
