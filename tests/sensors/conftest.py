@@ -1,0 +1,3 @@
+from .netns import pair
+
+__all__ = ["pair"]
