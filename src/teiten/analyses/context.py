@@ -207,12 +207,13 @@ def from_store(
             rollups.materialise(store, p)
             u, b, d = (rollups.load(store, p, k) for k in ("units", "buckets", "days"))
         else:
-            t = store.ibis()
+            t = rollups.store_packets(store)
             declared = [s.id for s in reg.values() if not s.monitors_everything]
             u = rollups.to_arrow(rollups.units(t, p), rollups.UNITS_SCHEMA)
             b = rollups.to_arrow(rollups.buckets(t, p), rollups.BUCKETS_SCHEMA)
             d = rollups.to_arrow(rollups.days(t, p, declared), rollups.DAYS_SCHEMA)
-        return Context(p, u, b, d, reg, sensors=sensors, packets=store.ibis,
+        return Context(p, u, b, d, reg, sensors=sensors,
+                       packets=lambda: rollups.store_packets(store),
                        coverage_params=coverage_params, loader=load)
 
     return load(period)

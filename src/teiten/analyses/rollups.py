@@ -172,6 +172,19 @@ def table_name(kind: str, month: Period) -> str:
     return f"stats_{kind}.{_slug(month.tz)}.{month.label}"
 
 
+def store_packets(store: Any) -> Any:
+    """The store's packet table as an Ibis table (``store.ibis()``; if that fails on this
+    engine version, the same committed files read through Ibis's own Parquet reader)."""
+    try:
+        return store.ibis()
+    except Exception:
+        files = store.packet_files()
+        if not files:
+            raise
+        con = ibis.duckdb.connect()
+        return con.read_parquet(files, table_name="packets", hive_partitioning=True)
+
+
 def store_fingerprint(store: Any) -> str:
     """A hash of the store's committed inputs: a rollup is stale when it changes."""
     ids = sorted(store.catalog.records())
@@ -192,7 +205,7 @@ def materialise(store: Any, period: Period, *, force: bool = False) -> dict[str,
         if not force and state is not None and state.column("fingerprint")[0].as_py() == fp:
             continue
         if packets is None:
-            packets = store.ibis()
+            packets = store_packets(store)
         built = {
             "units": to_arrow(units(packets, month), UNITS_SCHEMA),
             "buckets": to_arrow(buckets(packets, month), BUCKETS_SCHEMA),
