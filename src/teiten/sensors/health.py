@@ -94,6 +94,8 @@ def store_health(store: Store, table: pa.Table) -> int:
                 part = pa.concat_tables([old, part])
             rows = {json.dumps(r, sort_keys=True, default=str): r for r in part.to_pylist()}
             merged = rows_to_table(sorted(rows.values(), key=lambda r: (r["ts"], r["event"])))
+            if merged.num_rows == before:
+                continue
             added += merged.num_rows - before
             store.write_table(TABLE, merged.drop_columns(["sensor"]),
                               partition={"sensor": sensor, "date": day})

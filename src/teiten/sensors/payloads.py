@@ -20,7 +20,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -35,6 +34,8 @@ from teiten.sensors.classify import classify
 from teiten.store import Store
 
 TABLE: Final = "payloads"
+#: Segments merged into the store per read-modify-write of the partitions.
+_SEGMENTS_PER_LOAD: Final = 32
 
 _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("ts", pa.timestamp("ns", tz="UTC"), "time the connection was accepted"),
@@ -144,6 +145,8 @@ def store_payloads(store: Store, table: pa.Table) -> int:
             merged = check_table(_query(
                 "select * from m qualify row_number() over (partition by ts, sensor, src, src6, "
                 "sport, dst, dst6, dport order by ts) = 1 order by ts", m=part))
+            if merged.num_rows == before:
+                continue  # nothing new: leave the partition as it is
             added += merged.num_rows - before
             store.write_table(TABLE, merged.drop_columns(["sensor"]),
                               partition={"sensor": sensor, "date": day})
@@ -233,11 +236,6 @@ def join_sources(payloads: pa.Table, packets: pa.Table) -> pa.Table:
         p=payloads, k0=packets.select(["src", "dport", "ts"]))
 
 
-def day_of(ts_ns: int) -> str:
-    """The UTC date (``YYYY-MM-DD``) of a nanosecond timestamp."""
-    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).strftime("%Y-%m-%d")
-
-
 def load_segments(segment_dir: Path, store: Store, *, delete: bool = False) -> tuple[int, int]:
     """Load the responder's segment files into the store's ``payloads`` table.
 
@@ -246,12 +244,16 @@ def load_segments(segment_dir: Path, store: Store, *, delete: bool = False) -> t
     """
     files = sorted(Path(segment_dir).glob("payloads-*.parquet"))
     added = 0
-    for f in files:
-        try:
-            table = pq.read_table(f)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise InputError(f"{f}: unreadable payload segment: {exc}") from exc
-        added += store_payloads(store, table)
+    for start in range(0, len(files), _SEGMENTS_PER_LOAD):
+        chunk = files[start : start + _SEGMENTS_PER_LOAD]
+        tables = []
+        for f in chunk:
+            try:
+                tables.append(check_table(pq.read_table(f)))
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise InputError(f"{f}: unreadable payload segment: {exc}") from exc
+        added += store_payloads(store, pa.concat_tables(tables))
         if delete:
-            f.unlink(missing_ok=True)
+            for f in chunk:
+                f.unlink(missing_ok=True)
     return len(files), added

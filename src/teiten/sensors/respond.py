@@ -61,7 +61,9 @@ class Params:
     max_sources : int
         Sources tracked for rate limiting (least recently seen are forgotten). 100,000.
     segment_records : int
-        Records per segment file (also the in-memory bound). 20,000.
+        Records per segment file; at most twice this many wait in memory (beyond, records
+        are dropped and counted), so memory stays under ``2 * segment_records * max_bytes``.
+        5,000.
     flush_seconds : float
         Longest time a record waits in memory before it is written. 30 s.
     budget_bytes : int
@@ -78,7 +80,7 @@ class Params:
     per_source_rate: float = 2.0
     per_source_burst: int = 20
     max_sources: int = 100_000
-    segment_records: int = 20_000
+    segment_records: int = 5_000
     flush_seconds: float = 30.0
     budget_bytes: int = 1 << 30
     record_empty: bool = True
