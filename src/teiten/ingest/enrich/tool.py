@@ -8,9 +8,9 @@ SYN alone among SYN/ACK/RST.
 label               rule
 ==================  ==========================================================================
 ``zmap-old``        IP ID 54321 (ZMap before v4.1.0, every probe module); TCP also needs window
-                    65535, ICMP needs an echo request
-``masscan``         IP ID == (dst ^ dport ^ seq) & 0xFFFF, supported by window 1024 or 0 or an
-                    observed TTL >= 200 (initial 255)
+                    65535 and no options or MSS only (v1–v4.0), ICMP an echo request
+``masscan``         IP ID == (dst ^ dport ^ seq) & 0xFFFF, supported by an observed TTL >= 200
+                    (initial 255) or by window 1024 or 0 with a TTL above Nmap's 37–59
 ``mirai``           seq == destination address
 ``unicornscan``     seq ^ dst ^ ((dport << 16) + sport) constant over >= 3 distinct targets of
                     one source in the chunk (>= 2 with Unicornscan's window 4128); dst tried in
@@ -150,15 +150,16 @@ def tool_codes(packets: pa.Table) -> npt.NDArray[np.int32]:
     def assign(mask: npt.NDArray[np.bool_], label: str) -> None:
         codes[mask & (codes < 0)] = _CODE[label]
 
+    old_opts = _opts_equal(packets, b"") | _opts_equal(packets, MSS_ONLY)
     zmap_old = (ip_id == ZMAP_IP_ID) & (
-        (probe & (win == ZMAP_WINDOW))
+        (probe & (win == ZMAP_WINDOW) & old_opts)
         | (v4 & (proto == IPPROTO_ICMP) & (itype == 8))
         | (v4 & (proto == IPPROTO_UDP))
     )
     assign(zmap_old, ZMAP_OLD)
 
     masscan_id = (dst ^ dport ^ seq) & 0xFFFF
-    support = np.isin(win, MASSCAN_WINDOWS) | (ttl >= HIGH_TTL)
+    support = (ttl >= HIGH_TTL) | (np.isin(win, MASSCAN_WINDOWS) & (ttl > NMAP_MAX_TTL))
     assign(probe & (seq >= 0) & (ip_id == masscan_id) & support, MASSCAN)
 
     assign(probe & (seq == dst), MIRAI)
