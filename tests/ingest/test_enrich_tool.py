@@ -121,7 +121,8 @@ def test_nmap_probes_never_masscan_zmap_mirai() -> None:
     n = 100_000
     cols = syn(n, dst=rng.integers(1, 2**32, n), dport=rng.integers(1, 65536, n),
                tcp_seq=rng.integers(0, 2**32, n), ip_id=rng.integers(0, 65536, n),
-               ttl=rng.integers(37, 60, n), tcp_win=1024, tcp_opts=bytes([2]), tcp_mss=1460)  # fmt: skip
+               ttl=rng.integers(37, 60, n), tcp_win=1024, tcp_opts=bytes([2]),
+               tcp_mss=1460)  # fmt: skip
     out = labels(cols)
     assert set(out) == {"nmap"}
 
