@@ -13,6 +13,7 @@ from teiten.sensors.payloads import (
     by_port,
     by_protocol,
     check_table,
+    classify_column,
     join_sources,
     read_payloads,
     records_to_table,
@@ -109,3 +110,9 @@ def test_join_to_packet_sources() -> None:
     assert (first["connections"], first["packets"], first["packet_ports"]) == (2, 3, 3)
     other = next(r for r in rows if r["src"] == 0xCB007106)
     assert (other["packets"], other["first_seen"]) == (0, None)
+
+
+def test_classify_column_broadcasts_distinct_values() -> None:
+    t = classify_column(pa.chunked_array([[s.HTTP, None], [s.SSH, s.HTTP]]))
+    assert t.column("classification").to_pylist() == ["http", None, "ssh", "http"]
+    assert dict(t.column("fields")[3].as_py())["method"] == "GET"

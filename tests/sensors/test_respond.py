@@ -128,3 +128,32 @@ def test_endpoint_parsing() -> None:
     assert parse_endpoint("[2001:db8::1]:1521") == ("2001:db8::1", 1521)
     with pytest.raises(UsageError):
         parse_endpoint("10.0.0.1")
+
+
+def test_ipv6_peer_recorded_in_v6_columns(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    r = Responder("r1", [("::1", 0)], tmp_path / "seg", FAST)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(r.serve(stop))
+        while not r.bound:
+            await asyncio.sleep(0.01)
+        reader, writer = await asyncio.open_connection("::1", r.bound[0][1])
+        writer.write(s.SSH)
+        writer.write_eof()
+        await reader.read()
+        writer.close()
+        await writer.wait_closed()
+        await asyncio.sleep(0.1)
+        stop.set()
+        await task
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), 30))
+    except UsageError as exc:
+        pytest.skip(f"cannot listen on ::1: {exc}")
+    row = pq.read_table(next((tmp_path / "seg").glob("payloads-*"))).to_pylist()[0]
+    assert (row["ip_version"], row["src"], row["src6"]) == (6, None, bytes(15) + b"\x01")
+    assert row["classification"] == "ssh"

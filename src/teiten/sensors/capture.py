@@ -134,6 +134,8 @@ class _StderrReader(threading.Thread):
         self.on_stats = on_stats
         self.last_line = ""
         self.counts: dict[str, int] = {}
+        #: Set once tcpdump says it is listening: from then on SIGUSR1 is handled, not fatal.
+        self.listening = threading.Event()
 
     def run(self) -> None:
         assert self.proc.stderr is not None
@@ -150,6 +152,8 @@ class _StderrReader(threading.Thread):
                 self.on_stats(dict(self.counts))
                 self.counts = {}
             elif not found and line:
+                if "listening on" in line:
+                    self.listening.set()
                 self.last_line = line[:300]
                 log.info("tcpdump: %s", line)
 
@@ -222,7 +226,8 @@ class CaptureDriver:
                      " ".join(self.argv))
             next_stats = started + self.params.stats_seconds
             while proc.poll() is None and not self._stop.wait(_POLL_SECONDS):
-                if time.monotonic() >= next_stats and proc.poll() is None:
+                if (time.monotonic() >= next_stats and reader.listening.is_set()
+                        and proc.poll() is None):
                     proc.send_signal(signal.SIGUSR1)
                     next_stats += self.params.stats_seconds
             if proc.poll() is None:

@@ -103,6 +103,27 @@ def records_to_table(records: Iterable[PayloadRecord]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=PAYLOAD_SCHEMA)
 
 
+def classify_column(data: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """Classify a binary column, e.g. the packet table's ``payload`` of a passive sensor.
+
+    Each distinct value is classified once and the results are broadcast back, so the cost
+    follows the number of distinct payloads, not of packets. Returns ``classification`` and
+    ``fields`` aligned with the input (null where the input is null).
+
+    Examples
+    --------
+    >>> classify_column(pa.array([b"SSH-2.0-Go", None, b"SSH-2.0-Go"])).column(0).to_pylist()
+    ['ssh', None, 'ssh']
+    """
+    arr = data.combine_chunks() if isinstance(data, pa.ChunkedArray) else data
+    encoded = pc.dictionary_encode(arr.cast(pa.binary()))
+    found = [classify(v) for v in encoded.dictionary.to_pylist()]
+    protocols = pa.array([c.protocol for c in found], pa.string())
+    fields = pa.array([list(c.fields.items()) for c in found], PAYLOAD_SCHEMA.field("fields").type)
+    return pa.table({"classification": protocols.take(encoded.indices),
+                     "fields": fields.take(encoded.indices)})
+
+
 def check_table(table: pa.Table) -> pa.Table:
     """Cast a payloads table to :data:`PAYLOAD_SCHEMA`; SchemaError if it cannot be."""
     missing = set(PAYLOAD_SCHEMA.names) - set(table.column_names)
