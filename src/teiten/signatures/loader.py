@@ -97,7 +97,7 @@ def _reason_key(reason: str) -> str:
         return "flow (needs stream state)"
     if reason.startswith("undefined"):
         return reason
-    return re.sub(r"\s*'.*'|\s*\".*\"", "", reason)
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "…", reason)
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
