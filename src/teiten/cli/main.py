@@ -25,6 +25,9 @@ COMMANDS: list[str] = [
     "teiten.cli.store_cmd",
     "teiten.cli.sensor_cmd",
     "teiten.cli.detect_cmd",
+    "teiten.cli.rules_cmd",
+    "teiten.cli.signatures_cmd",
+    "teiten.cli.stats_cmd",
 ]
 
 
