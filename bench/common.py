@@ -13,9 +13,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from teiten.capture.writer import (  # noqa: E402
-    IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, TH_ACK, TH_RST, TH_SYN, CaptureWriter,
-    PacketColumns, Ragged,
+from teiten.capture.writer import (
+    IP_PROTO_ICMP,
+    IP_PROTO_TCP,
+    IP_PROTO_UDP,
+    TH_ACK,
+    TH_RST,
+    TH_SYN,
+    CaptureWriter,
+    PacketColumns,
+    Ragged,
 )
 
 T0 = 1_790_812_800 * 10**9  # 2026-10-01T00:00:00Z

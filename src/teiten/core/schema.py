@@ -94,7 +94,8 @@ def column_doc(name: str) -> str:
     >>> column_doc("dport")
     'TCP/UDP destination port (null otherwise or in later fragments)'
     """
-    return PACKET_SCHEMA.field(name).metadata[b"doc"].decode()
+    doc: bytes = PACKET_SCHEMA.field(name).metadata[b"doc"]
+    return doc.decode()
 
 
 def conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Table:

@@ -179,7 +179,8 @@ class Sensor:
             d["match"] = list(self.match)
         if self.interfaces:
             d["interfaces"] = list(self.interfaces)
-        hist = [b for b in self.addresses if b.valid_from_ns != MIN_NS or b.valid_until_ns != MAX_NS]
+        hist = [b for b in self.addresses
+                if b.valid_from_ns != MIN_NS or b.valid_until_ns != MAX_NS]
         if hist:
             d["address_history"] = [
                 {"cidr": str(b.network), "from": _ns_to_dt(b.valid_from_ns),

@@ -77,7 +77,8 @@ class Store:
         The ``sensor`` column is a plain string here; ``date`` is the UTC date string.
         """
         files = self.packet_files()
-        return ds.dataset(files, schema=_dataset_schema(), format="parquet", partitioning=PARTITIONING,
+        return ds.dataset(files, schema=_dataset_schema(), format="parquet",
+                          partitioning=PARTITIONING,
                           partition_base_dir=str(self.root / "packets"))
 
     def duckdb(self) -> Any:
@@ -91,6 +92,7 @@ class Store:
         import duckdb
 
         con = duckdb.connect()
+        con.execute("set TimeZone = 'UTC'")
         _packets_view(con, self.packet_files())
         con.register("catalog", self.catalog.table())
         return con
@@ -199,7 +201,8 @@ class Store:
         con = self.duckdb()
         per = con.execute(
             "select sensor, count(distinct date) as days, count(*) as packets, "
-            "min(ts) as first, max(ts) as last from packets group by sensor order by sensor"
+            "min(ts)::varchar as first, max(ts)::varchar as last "
+            "from packets group by sensor order by sensor"
         ).fetchall()
         return {
             "root": str(self.root),
@@ -229,9 +232,11 @@ def _dataset_schema() -> pa.Schema:
 def _packets_view(con: Any, files: list[str]) -> None:
     """Create the ``packets`` view on a DuckDB connection over the given packet files."""
     if files:
+        # a view cannot take parameters: the file list is inlined as quoted SQL literals
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         con.execute(
-            "create view packets as select * from read_parquet(?, hive_partitioning = true)",
-            [files],
+            f"create view packets as select * from read_parquet([{listed}], "
+            "hive_partitioning = true)"
         )
         return
     # Ibis has no fixed-size binary type; DuckDB reads those Parquet columns as BLOB anyway

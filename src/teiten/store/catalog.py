@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 CATALOG_SCHEMA: Final = pa.schema([
-    pa.field("input_id", pa.string(), metadata={"doc": "sha256 of the input's bytes as read (hex)"}),
+    pa.field("input_id", pa.string(),
+             metadata={"doc": "sha256 of the input's bytes as read (hex)"}),
     pa.field("name", pa.string(), metadata={"doc": "path as given, or - for standard input"}),
     pa.field("size", pa.int64(), metadata={"doc": "bytes read from the input (compressed)"}),
     pa.field("format", pa.string(), metadata={"doc": "pcap or pcapng (+ compression)"}),

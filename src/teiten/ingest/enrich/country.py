@@ -9,7 +9,8 @@ Examples
 --------
 >>> import pyarrow as pa
 >>> enrich = CountryEnricher(EnrichContext())
->>> t = pa.table({"ip_version": pa.array([4], pa.uint8()), "src": pa.array([0x08080808], pa.uint32()),
+>>> t = pa.table({"ip_version": pa.array([4], pa.uint8()),
+...               "src": pa.array([0x08080808], pa.uint32()),
 ...               "src6": pa.array([None], pa.binary(16))})
 >>> enrich(t).to_pylist()
 ['US']

@@ -1,0 +1,446 @@
+"""The ingest pipeline: inputs → decoded batches → sensor and scope → enrichment → partitions.
+
+Each input is staged under ``<store>/staging`` and committed in one step (files renamed into
+``packets/``, then the catalog row written), so an interrupted run leaves no half input
+behind; the next run sweeps leftovers and completes the work. Inputs already in the catalog
+(same content hash) are skipped unless ``force`` is set, in which case the new files replace
+what the earlier ingest wrote.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from teiten.capture.writer import demo_capture
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> demo_capture(d / "a.pcap", packets=100, seed=1)
+>>> summary = ingest([d / "a.pcap"], d / "store", sensor="s1")
+>>> summary.packets
+100
+>>> ingest([d / "a.pcap"], d / "store", sensor="s1").duplicates
+1
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import secrets
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, cast
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from teiten import __version__
+from teiten.capture.io import open_decompressed
+from teiten.capture.reader import CaptureReader
+from teiten.core.errors import DamagedInputError, InputError, UsageError
+from teiten.core.schema import PACKET_SCHEMA
+from teiten.core.sensors import Registry, Sensor, check_sensor_id
+from teiten.ingest.enrich import EnrichContext, Enricher, load_enrichers
+from teiten.store import Store, create_store, file_schema
+from teiten.store.catalog import InputRecord
+
+_DAY_NS = 86_400 * 1_000_000_000
+_DAMAGE_KEEP = 50
+
+
+@dataclass
+class InputSummary:
+    """What happened to one input."""
+
+    name: str
+    status: str  # ingested | duplicate | failed
+    packets: int = 0
+    records: int = 0
+    unmonitored: int = 0
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+
+@dataclass
+class IngestSummary:
+    """Totals of an ingest run (what the CLI prints at the end)."""
+
+    inputs: list[InputSummary] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def packets(self) -> int:
+        """Packets stored by this run."""
+        return sum(i.packets for i in self.inputs)
+
+    @property
+    def records(self) -> int:
+        """Capture records read by this run (including duplicates' none)."""
+        return sum(i.records for i in self.inputs)
+
+    @property
+    def duplicates(self) -> int:
+        """Inputs skipped because the catalog already had them."""
+        return sum(i.status == "duplicate" for i in self.inputs)
+
+    @property
+    def failed(self) -> int:
+        """Inputs rejected (not a capture, unreadable, damaged under strict)."""
+        return sum(i.status == "failed" for i in self.inputs)
+
+    @property
+    def skipped_by_reason(self) -> Counter[str]:
+        """Skipped records by reason, over every input."""
+        total: Counter[str] = Counter()
+        for i in self.inputs:
+            total.update(i.skipped_by_reason)
+        return total
+
+    @property
+    def rate(self) -> float:
+        """Records per second over the run."""
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+
+
+class _HashingReader(io.RawIOBase):
+    """Passes reads through while hashing and counting the raw bytes."""
+
+    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> None:
+        self._raw = raw
+        self.hash = hashlib.sha256()
+        self.count = 0
+        self._on_bytes = on_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        self.hash.update(data)
+        self.count += n
+        if self._on_bytes is not None:
+            self._on_bytes(n)
+        return n
+
+    def drain(self) -> None:
+        """Read (and hash) whatever the decoder did not consume."""
+        while True:
+            data = self._raw.read(1 << 20)
+            if not data:
+                return
+            self.hash.update(data)
+            self.count += len(data)
+
+
+def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Files as given, directories walked recursively (sorted, hidden entries skipped)."""
+    out: list[str] = []
+    for p in paths:
+        s = os.fspath(p)
+        if s == "-":
+            out.append(s)
+            continue
+        path = Path(s)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                out.extend(str(Path(root) / f) for f in sorted(files) if not f.startswith("."))
+        elif path.exists():
+            out.append(s)
+        else:
+            raise InputError(f"{s}: no such file or directory")
+    return out
+
+
+def _quick_id(path: str) -> str | None:
+    """sha256 of a regular file's bytes, for the duplicate check before decoding."""
+    if path == "-":
+        return None
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                h.update(chunk)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    return h.hexdigest()
+
+
+class _PartitionWriter:
+    """Parquet writers per (sensor, UTC date) in the staging area of one input."""
+
+    def __init__(self, store: Store, input_id: str) -> None:
+        self.store = store
+        self.prefix = f"{input_id[:16]}-{secrets.token_hex(3)}"
+        self.staging = store.root / "staging" / self.prefix
+        self.writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+        self.ts_min: int | None = None
+        self.ts_max: int | None = None
+        self.sensors: set[str] = set()
+        self._schema = file_schema()
+
+    def write(self, sensor: str, table: pa.Table) -> None:
+        ts = table.column("ts").cast(pa.int64()).to_numpy()
+        if not len(ts):
+            return
+        lo, hi = int(ts.min()), int(ts.max())
+        self.ts_min = lo if self.ts_min is None else min(self.ts_min, lo)
+        self.ts_max = hi if self.ts_max is None else max(self.ts_max, hi)
+        self.sensors.add(sensor)
+        days = ts // _DAY_NS
+        if days[0] == days[-1] and lo // _DAY_NS == hi // _DAY_NS:
+            self._write_day(sensor, int(days[0]), table)
+            return
+        order = np.argsort(days, kind="stable")
+        sorted_days = days[order]
+        bounds = np.flatnonzero(np.diff(sorted_days)) + 1
+        for start, end in zip(np.r_[0, bounds], np.r_[bounds, len(order)], strict=True):
+            self._write_day(sensor, int(sorted_days[start]), table.take(order[start:end]))
+
+    def _write_day(self, sensor: str, day: int, table: pa.Table) -> None:
+        date = np.datetime_as_string(np.datetime64(day, "D"))
+        key = (sensor, date)
+        w = self.writers.get(key)
+        if w is None:
+            path = self.staging / f"sensor={sensor}" / f"date={date}" / f"{self.prefix}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            w = pq.ParquetWriter(path, self._schema, compression="zstd", compression_level=1)
+            self.writers[key] = w
+        w.write_table(table.select(self._schema.names).cast(self._schema))
+
+    def close(self) -> None:
+        for w in self.writers.values():
+            w.close()
+
+    def commit_files(self) -> list[str]:
+        """Fsync staged files and rename them into ``packets/``; their relative paths."""
+        self.close()
+        rels = []
+        for sensor, date in sorted(self.writers):
+            rel = f"packets/sensor={sensor}/date={date}/{self.prefix}.parquet"
+            src = self.staging / f"sensor={sensor}" / f"date={date}" / f"{self.prefix}.parquet"
+            with open(src, "rb") as fh:
+                os.fsync(fh.fileno())
+            dst = self.store.root / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+            rels.append(rel)
+        return rels
+
+    def discard(self) -> None:
+        self.close()
+        import shutil
+
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+class Ingestor:
+    """Ingests inputs into one store; see :func:`ingest` for the parameters."""
+
+    def __init__(self, store: Store, *, sensor: str | None = None,
+                 registry: Registry | None = None, force: bool = False, strict: bool = False,
+                 payload_cap: int = 512, mmdb: Path | None = None,
+                 on_progress: Callable[[int, int], None] | None = None) -> None:
+        if payload_cap < 0 or payload_cap > 65535:
+            raise UsageError(f"payload cap must be 0..65535 bytes, not {payload_cap}")
+        self.store = store
+        self.registry = registry or Registry([])
+        self.fixed: Sensor | None = None
+        if sensor is not None:
+            self.fixed = self.registry.get(sensor) or Sensor(id=check_sensor_id(sensor))
+        self.force = force
+        self.strict = strict
+        self.payload_cap = payload_cap
+        self.enrichers: list[Enricher] = load_enrichers(EnrichContext(mmdb=mmdb))
+        self.on_progress = on_progress  # (bytes, packets) increments
+
+    def _sensor_for_path(self, name: str) -> Sensor | None:
+        if self.fixed is not None:
+            return self.fixed
+        return self.registry.for_path(name) if name != "-" else None
+
+    def run(self, inputs: list[str]) -> IngestSummary:
+        """Ingest each input in turn; one input's failure does not stop the others."""
+        summary = IngestSummary()
+        t0 = time.perf_counter()
+        known = self.store.catalog.records()
+        for name in inputs:
+            try:
+                summary.inputs.append(self._one(name, known))
+            except (InputError, DamagedInputError) as exc:
+                if self.strict:
+                    raise
+                summary.inputs.append(InputSummary(name, "failed", message=str(exc)))
+        summary.elapsed = time.perf_counter() - t0
+        return summary
+
+    def _open(self, name: str) -> BinaryIO:
+        if name == "-":
+            return sys.stdin.buffer
+        try:
+            return open(name, "rb")
+        except OSError as exc:
+            raise InputError(f"{name}: cannot open: {exc.strerror}") from exc
+
+    def _one(self, name: str, known: dict[str, InputRecord]) -> InputSummary:
+        quick = _quick_id(name)
+        if quick is not None and quick in known and not self.force:
+            return InputSummary(name, "duplicate", message="already ingested")
+        sensor = self._sensor_for_path(name)
+        raw = self._open(name)
+        try:
+            hashing = _HashingReader(raw, None)
+            stream = open_decompressed(io.BufferedReader(hashing, 1 << 20))
+            reader = CaptureReader(cast(BinaryIO, stream), name, payload_cap=self.payload_cap)
+            writer = _PartitionWriter(self.store, quick or "stdin" + secrets.token_hex(8))
+            try:
+                stored, unmonitored, no_sensor = self._decode(reader, sensor, writer, name)
+                hashing.drain()
+                input_id = hashing.hash.hexdigest()
+                previous = known.get(input_id)
+                if previous is not None and not self.force:
+                    writer.discard()
+                    return InputSummary(name, "duplicate", message="already ingested")
+                skipped = dict(reader.damage.counts)
+                if no_sensor:
+                    skipped["no-sensor"] = no_sensor
+                if self.strict and (reader.damage.damaged or no_sensor):
+                    writer.discard()
+                    first = reader.damage.entries[0] if reader.damage.entries else name
+                    raise DamagedInputError(
+                        f"{name}: {sum(skipped.values())} damaged or skipped records "
+                        f"({', '.join(f'{k}: {v}' for k, v in sorted(skipped.items()))}); "
+                        f"first: {first}"
+                    )
+                files = writer.commit_files()
+                record = InputRecord(
+                    input_id=input_id, name=name, size=hashing.count, format=reader.format,
+                    records=reader.records, packets=stored, unmonitored=unmonitored,
+                    skipped=reader.damage.skipped + no_sensor, skipped_by_reason=skipped,
+                    damage=[str(d) for d in reader.damage.entries[:_DAMAGE_KEEP]],
+                    ts_min=writer.ts_min, ts_max=writer.ts_max, sensors=sorted(writer.sensors),
+                    files=files, ingested_at=int(time.time() * 1e6), teiten_version=__version__,
+                )
+                self.store.catalog.commit(record, replaces=previous)
+                known[input_id] = record
+                if previous is not None:
+                    for rel in set(previous.files) - set(files):
+                        (self.store.root / rel).unlink(missing_ok=True)
+                return InputSummary(name, "ingested", stored, reader.records, unmonitored,
+                                    skipped)
+            except BaseException:
+                writer.discard()
+                raise
+        finally:
+            if raw is not sys.stdin.buffer:
+                raw.close()
+
+    def _decode(self, reader: CaptureReader, sensor: Sensor | None, writer: _PartitionWriter,
+                name: str) -> tuple[int, int, int]:
+        stored = unmonitored = no_sensor = 0
+        last_bytes = 0
+        used: dict[str, Sensor] = {}
+        for batch in reader.batches():
+            for s, table in self._by_sensor(batch, reader, sensor):
+                if s is None:
+                    no_sensor += table.num_rows
+                    continue
+                mask = _monitored(s, table)
+                if not mask.all():
+                    unmonitored += int((~mask).sum())
+                    table = table.filter(pa.array(mask))
+                if table.num_rows == 0:
+                    continue
+                used[s.id] = s
+                table = self._enrich(s, table)
+                writer.write(s.id, table)
+                stored += table.num_rows
+            if self.on_progress is not None:
+                self.on_progress(reader.bytes_read - last_bytes, batch.num_rows)
+                last_bytes = reader.bytes_read
+        if stored == 0 and sensor is None and no_sensor and not used:
+            raise InputError(
+                f"{name}: no sensor for this input: give --sensor, or a registry whose "
+                "'match' globs or 'interfaces' name it"
+            )
+        self.store.merge_sensors(list(used.values()))
+        return stored, unmonitored, no_sensor
+
+    def _by_sensor(self, batch: pa.RecordBatch, reader: CaptureReader, sensor: Sensor | None,
+                   ) -> Iterator[tuple[Sensor | None, pa.Table]]:
+        table = pa.Table.from_batches([batch])
+        if sensor is not None:
+            yield sensor, table
+            return
+        iface = table.column("interface").to_numpy(zero_copy_only=False)
+        for i in np.unique(iface):
+            name = reader.interfaces[int(i)].name if int(i) < len(reader.interfaces) else None
+            s = self.registry.for_interface(name) if name else None
+            part = table.filter(pa.array(iface == i)) if len(np.unique(iface)) > 1 else table
+            yield s, part
+
+    def _enrich(self, sensor: Sensor, table: pa.Table) -> pa.Table:
+        n = table.num_rows
+        sensor_col = pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(n, np.int32)), pa.array([sensor.id])
+        )
+        table = table.append_column("sensor", sensor_col)
+        for e in self.enrichers:
+            table = table.append_column(e.column, e(table))
+        for name in PACKET_SCHEMA.names:
+            if name not in table.column_names:
+                table = table.append_column(
+                    name, pa.nulls(n, PACKET_SCHEMA.field(name).type)
+                )
+        return table
+
+
+def _monitored(sensor: Sensor, table: pa.Table) -> np.ndarray:
+    if sensor.monitors_everything:
+        return np.ones(table.num_rows, dtype=bool)
+    ts = table.column("ts").cast(pa.int64()).to_numpy()
+    version = table.column("ip_version").to_numpy(zero_copy_only=False)
+    out = np.zeros(table.num_rows, dtype=bool)
+    is4 = version == 4
+    if is4.any():
+        dst = table.column("dst").fill_null(0).to_numpy()
+        out[is4] = sensor.monitored_v4(dst[is4], ts[is4])
+    is6 = ~is4
+    if is6.any():
+        col = table.column("dst6").filter(pa.array(is6)).combine_chunks()
+        start, stop = col.offset * 16, (col.offset + len(col)) * 16
+        raw = np.frombuffer(col.buffers()[1], np.uint8)[start:stop]
+        out[is6] = sensor.monitored_v6(raw.reshape(-1, 16), ts[is6])
+    return out
+
+
+def ingest(paths: Iterable[str | os.PathLike[str]], store_path: str | os.PathLike[str], *,
+           sensor: str | None = None, registry: Registry | None = None, force: bool = False,
+           strict: bool = False, payload_cap: int = 512, mmdb: Path | None = None,
+           on_progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+    """Ingest captures into a store (created if missing).
+
+    Parameters
+    ----------
+    paths : files, directories (walked recursively) or ``-`` for standard input; pcap or
+        pcapng, optionally gzip/xz/zstd-compressed.
+    store_path : the store directory.
+    sensor : sensor id for every input; without a registry entry it monitors every address.
+    registry : sensor registry matching inputs by path glob or pcapng interface name.
+    force : re-ingest inputs already in the catalog, replacing what they wrote.
+    strict : any damaged or skipped record fails the input (and the run).
+    payload_cap : bytes of L4 payload kept per packet.
+    mmdb : a MaxMind-format country database to use instead of the bundled one.
+    on_progress : called with (bytes, packets) increments as the run goes.
+    """
+    inputs = expand_inputs(paths)
+    store = create_store(store_path)
+    with store.writing():
+        ingestor = Ingestor(store, sensor=sensor, registry=registry, force=force, strict=strict,
+                            payload_cap=payload_cap, mmdb=mmdb, on_progress=on_progress)
+        return ingestor.run(inputs)

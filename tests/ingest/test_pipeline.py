@@ -1,0 +1,154 @@
+"""The ingest pipeline end to end: captures in, store partitions and catalog out."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ingest_captures import T0, syn_capture
+
+from teiten.core.errors import DamagedInputError, InputError
+from teiten.core.sensors import Registry
+from teiten.ingest.pipeline import ingest
+from teiten.store import open_store
+
+
+def _dports(store_dir: Path) -> list[int]:
+    t = open_store(store_dir).packets().to_table(columns=["ts", "dport"]).sort_by("ts")
+    return [int(x) for x in t.column("dport").to_pylist()]
+
+
+def test_ingest_stores_every_packet_with_its_fields(tmp_path: Path) -> None:
+    cols = syn_capture(tmp_path / "a.pcap", 300)
+    summary = ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    assert summary.packets == 300
+    assert _dports(tmp_path / "store") == cols.dport.tolist()
+    t = open_store(tmp_path / "store").packets().to_table()
+    assert set(t.column("sensor").to_pylist()) == {"s1"}
+    assert sorted(t.column("src").to_pylist()) == sorted(cols.src.tolist())
+    con = open_store(tmp_path / "store").duckdb()
+    assert con.execute("select count(*), count(distinct sensor) from packets").fetchone() == (
+        300, 1)
+    ib = open_store(tmp_path / "store").ibis()
+    assert ib.filter(ib.dport == 445).count().to_pyarrow().as_py() == int(
+        (cols.dport == 445).sum())
+
+
+def test_same_capture_twice_adds_nothing(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 50)
+    ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    again = ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    assert again.duplicates == 1 and again.packets == 0
+    assert open_store(tmp_path / "store").packets().count_rows() == 50
+
+
+def test_force_replaces_what_the_input_wrote(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 50)
+    ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    before = open_store(tmp_path / "store").packet_files()
+    forced = ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1", force=True)
+    store = open_store(tmp_path / "store")
+    assert forced.packets == 50 and store.packets().count_rows() == 50
+    assert set(before).isdisjoint(store.packet_files())
+    assert all(not Path(f).exists() for f in before)
+    assert len(store.catalog.records()) == 1
+
+
+def test_compressed_copy_is_another_input_with_the_same_packets(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 40)
+    (tmp_path / "b.pcap.gz").write_bytes(gzip.compress((tmp_path / "a.pcap").read_bytes()))
+    syn_capture(tmp_path / "c.pcap.zst", 30, seed=2, compression="zstd")
+    s = ingest([tmp_path / "b.pcap.gz", tmp_path / "c.pcap.zst"], tmp_path / "store", sensor="s1")
+    assert [i.packets for i in s.inputs] == [40, 30]
+
+
+def test_directories_are_walked_recursively(tmp_path: Path) -> None:
+    (tmp_path / "in" / "x" / "y").mkdir(parents=True)
+    syn_capture(tmp_path / "in" / "a.pcap", 10, seed=1)
+    syn_capture(tmp_path / "in" / "x" / "y" / "b.pcapng", 20, seed=2, fmt="pcapng")
+    s = ingest([tmp_path / "in"], tmp_path / "store", sensor="s1")
+    assert sorted(i.packets for i in s.inputs) == [10, 20]
+
+
+def test_unmonitored_destinations_are_counted_and_left_out(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "tk-01.pcap", 400, ndst=4)  # 203.0.113.0 .. .3
+    reg = Registry.from_toml_text(
+        '[[sensor]]\nid = "tk-01"\naddresses = ["203.0.113.0/31"]\nmatch = ["*tk-01*"]\n'
+    )
+    s = ingest([tmp_path / "tk-01.pcap"], tmp_path / "store", registry=reg)
+    dst = open_store(tmp_path / "store").packets().to_table(columns=["dst"]).column("dst")
+    assert set(dst.to_pylist()) <= {0xCB007100, 0xCB007101}
+    assert s.packets + s.inputs[0].unmonitored == 400
+    assert s.inputs[0].unmonitored > 100
+
+
+def test_address_history_applies_by_capture_time(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "m.pcap", 200, ndst=1, spacing_ns=3600 * 10**9)  # hourly for ~8 days
+    reg = Registry.from_toml_text(
+        '[[sensor]]\nid = "m"\nmatch = ["*m.pcap"]\n[[sensor.address_history]]\n'
+        'cidr = "203.0.113.0/32"\nfrom = 2026-10-03T00:00:00Z\nuntil = 2026-10-05T00:00:00Z\n'
+    )
+    s = ingest([tmp_path / "m.pcap"], tmp_path / "store", registry=reg)
+    assert s.packets == 48
+    ts = open_store(tmp_path / "store").packets().to_table(columns=["ts"]).column("ts")
+    assert min(ts.to_pylist()).day == 3 and max(ts.to_pylist()).day == 4
+
+
+def test_partitions_follow_utc_dates(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 72, spacing_ns=3600 * 10**9, t0=T0 - 10 * 3600 * 10**9)
+    ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    dates = sorted({Path(f).parent.name for f in open_store(tmp_path / "store").packet_files()})
+    assert dates == ["date=2026-09-30", "date=2026-10-01", "date=2026-10-02",
+                     "date=2026-10-03"]
+
+
+def test_not_a_capture_fails_alone(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello, not a capture\n")
+    syn_capture(tmp_path / "a.pcap", 10)
+    s = ingest([tmp_path / "notes.txt", tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    assert s.failed == 1 and s.packets == 10
+    assert "notes.txt" in s.inputs[0].message
+
+
+def test_strict_turns_damage_into_failure_and_stores_nothing(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 10)
+    data = (tmp_path / "a.pcap").read_bytes()
+    (tmp_path / "cut.pcap").write_bytes(data[:-7])  # last record truncated
+    with pytest.raises(DamagedInputError, match=r"cut\.pcap"):
+        ingest([tmp_path / "cut.pcap"], tmp_path / "store", sensor="s1", strict=True)
+    assert open_store(tmp_path / "store").packets().count_rows() == 0
+    lenient = ingest([tmp_path / "cut.pcap"], tmp_path / "store", sensor="s1")
+    assert lenient.packets == 9 and sum(lenient.skipped_by_reason.values()) == 1
+
+
+def test_input_without_a_sensor_is_rejected_clearly(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 10)
+    with pytest.raises(InputError, match="no sensor"):
+        ingest([tmp_path / "a.pcap"], tmp_path / "store", strict=True)
+
+
+def test_payload_is_capped(tmp_path: Path) -> None:
+    from teiten.capture.writer import CaptureWriter, PacketColumns
+
+    cols = PacketColumns.make([1, 2], [3, 4], 17, sport=5, dport=53, payload=bytes(range(200)))
+    with CaptureWriter(tmp_path / "u.pcap") as w:
+        w.write(np.array([T0, T0 + 1]), cols)
+    ingest([tmp_path / "u.pcap"], tmp_path / "store", sensor="s1", payload_cap=16)
+    t = open_store(tmp_path / "store").packets().to_table(columns=["payload", "payload_len"])
+    assert t.column("payload").to_pylist() == [bytes(range(16))] * 2
+    assert t.column("payload_len").to_pylist() == [200, 200]
+
+
+def test_leftovers_of_an_interrupted_run_are_invisible_then_swept(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 10)
+    ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    store = open_store(tmp_path / "store")
+    orphan = tmp_path / "store" / "packets" / "sensor=s1" / "date=2026-10-01" / "dead-beef.parquet"
+    orphan.write_bytes(Path(store.packet_files()[0]).read_bytes())
+    assert store.packets().count_rows() == 10  # readers see only catalogued files
+    syn_capture(tmp_path / "b.pcap", 5, seed=3)
+    ingest([tmp_path / "b.pcap"], tmp_path / "store", sensor="s1")
+    assert not orphan.exists()
+    assert open_store(tmp_path / "store").packets().count_rows() == 15
