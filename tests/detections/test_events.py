@@ -1,0 +1,122 @@
+"""Notable events: entrants, rank jumps, surges, drivers, source ports, signature hook."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from teiten.core.periods import Period
+from teiten.detections._common import packets_from_columns
+from teiten.detections.events import Params, detect
+
+DAY = 86400 * 10**9
+D0 = int(np.datetime64("2026-10-01", "ns").astype(np.int64))
+PERIOD = Period(date(2026, 10, 11), date(2026, 10, 21), "range", "UTC")  # previous: 1st-10th
+# Background: ports with steady daily volumes (rank order 445 > 23 > 22 > ... > 8080).
+BACKGROUND = {445: 400, 23: 300, 22: 250, 3389: 200, 1433: 150, 80: 120, 135: 100, 139: 90,
+              5900: 80, 8080: 70, 443: 60, 21: 50}  # fmt: skip
+
+
+def traffic(rng: np.random.Generator, port: int, days: range, per_day: Any, n_src: int = 200,
+            src0: int = 0x01000000, sport: Any = None) -> dict[str, Any]:  # fmt: skip
+    counts = rng.poisson(per_day, len(days)) if np.isscalar(per_day) else np.asarray(per_day)
+    day = np.repeat(np.asarray(days), counts)
+    n = len(day)
+    return {
+        "ts": D0 + day * DAY + rng.integers(0, DAY, n), "ip_version": np.full(n, 4),
+        "src": src0 + rng.integers(0, n_src, n), "dst": 0x0A000000 + rng.integers(0, 64, n),
+        "proto": np.full(n, 6), "dport": np.full(n, port),
+        "sport": rng.integers(1024, 65535, n) if sport is None else np.full(n, sport),
+        "tcp_flags": np.full(n, 2), "country": np.full(n, "JP"),
+    }  # fmt: skip
+
+
+def world(*extra: dict[str, Any], seed: int = 1) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    parts = [traffic(rng, p, range(20), v, src0=0x01000000 + i * 4096)
+             for i, (p, v) in enumerate(BACKGROUND.items())]  # fmt: skip
+    parts += list(extra)
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return packets_from_columns(cols)
+
+
+def events(t: pa.Table, **kw: Any) -> list[dict[str, Any]]:
+    return detect(t, PERIOD, **kw).to_pylist()
+
+
+def kinds(evs: list[dict[str, Any]], key: str) -> set[str]:
+    return {e["kind"] for e in evs if e["key"] == key}
+
+
+def test_steady_background_gives_no_port_events() -> None:
+    evs = [e for e in events(world()) if e["dimension"] == "port"]
+    assert evs == []
+
+
+def test_new_entrant_with_a_single_source_and_a_fixed_source_port() -> None:
+    rng = np.random.default_rng(7)
+    oracle = traffic(rng, 1521, range(10, 20), 500, n_src=1, src0=0x05060708, sport=6000)
+    evs = events(world(oracle))
+    assert {"new-entrant", "single-source", "dominant-sport", "surge"} <= kinds(evs, "1521/TCP")
+    single = next(e for e in evs if e["kind"] == "single-source")
+    assert single["subject"] == "5.6.7.8"
+    assert single["share"] == 1.0
+    sport = next(e for e in evs if e["kind"] == "dominant-sport")
+    assert json.loads(sport["params"])["sport"] == 6000
+
+
+def test_surge_day_is_reported() -> None:
+    rng = np.random.default_rng(8)
+    per_day = np.zeros(20, dtype=int)
+    per_day[15] = 900  # one day on 8909/TCP from many sources
+    spike = traffic(rng, 8909, range(20), per_day, n_src=300, src0=0x09000000)
+    evs = [e for e in events(world(spike)) if e["kind"] == "surge" and e["dimension"] == "port"]
+    assert [e["key"] for e in evs] == ["8909/TCP"]
+    assert evs[0]["day"] == date(2026, 10, 16)
+    assert json.loads(evs[0]["params"])["trend_score"] > 6
+
+
+def test_surge_from_one_slash24_is_a_single_prefix() -> None:
+    rng = np.random.default_rng(9)
+    burst = traffic(rng, 1433, range(10, 20), 1500, n_src=200, src0=0x0C0D0E00)
+    evs = events(world(burst))
+    pref = [e for e in evs if e["kind"] == "single-prefix" and e["key"] == "1433/TCP"]
+    assert [e["subject"] for e in pref] == ["12.13.14.0/24"]
+
+
+def test_rank_jump() -> None:
+    rng = np.random.default_rng(10)
+    more = traffic(rng, 5900, range(10, 20), 200, src0=0x0D000000)  # 80 -> 280 a day
+    evs = events(world(more))
+    jump = [e for e in evs if e["kind"] == "rank-jump" and e["key"] == "5900/TCP"]
+    assert len(jump) == 1
+    params = json.loads(jump[0]["params"])
+    assert params["rank_previous"] - params["rank"] >= 3
+
+
+def test_country_new_entrant() -> None:
+    rng = np.random.default_rng(11)
+    ru = traffic(rng, 445, range(10, 20), 300, src0=0x0E000000)
+    ru["country"] = np.full(len(ru["ts"]), "RU")
+    evs = [e for e in events(world(ru)) if e["dimension"] == "country"]
+    assert ("new-entrant", "RU") in {(e["kind"], e["key"]) for e in evs}
+
+
+def test_signature_trend_hook() -> None:
+    sig = pa.table({"signature": ["SQL Slammer", "Nachi ping"], "current": [900, 100],
+                    "previous": [100, 110]})  # fmt: skip
+    evs = [e for e in events(world(), signatures=sig) if e["kind"] == "signature-trend"]
+    assert [(e["key"], json.loads(e["params"])["direction"]) for e in evs] == [
+        ("SQL Slammer", "up")]
+
+
+def test_every_event_has_severity_and_json_params() -> None:
+    rng = np.random.default_rng(12)
+    oracle = traffic(rng, 1521, range(10, 20), 500, n_src=1, sport=6000)
+    for e in events(world(oracle), params=Params(top_n=5)):
+        assert e["severity"] in {"low", "medium", "high"}
+        assert isinstance(json.loads(e["params"]), dict)
