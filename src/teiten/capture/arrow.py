@@ -15,16 +15,21 @@ import pyarrow as pa
 from teiten.capture import decode as k
 from teiten.core.schema import DECODED_SCHEMA
 
-#: Integer columns of the schema and their row in the kernel's matrix.
-INT_COLUMNS: Final[dict[str, int]] = {
-    "ip_version": k.C_IPV, "src": k.C_SRC, "dst": k.C_DST, "proto": k.C_PROTO,
-    "sport": k.C_SPORT, "dport": k.C_DPORT, "icmp_type": k.C_ITYPE, "icmp_code": k.C_ICODE,
-    "tcp_flags": k.C_FLAGS, "ttl": k.C_TTL, "ip_id": k.C_IPID, "ip_len": k.C_IPLEN,
-    "ip_flags": k.C_IPFLAGS, "fragment": k.C_FRAG, "tcp_seq": k.C_SEQ, "tcp_ack": k.C_ACK,
-    "tcp_win": k.C_WIN, "tcp_mss": k.C_MSS, "tcp_wscale": k.C_WS, "icmp_id": k.C_IID,
-    "icmp_seq": k.C_ISEQ, "payload_len": k.C_PLEN, "inner_proto": k.C_IPROTO,
-    "inner_src": k.C_ISRC, "inner_dst": k.C_IDST, "inner_sport": k.C_ISPORT,
-    "inner_dport": k.C_IDPORT, "wire_len": k.C_WIRE, "interface": k.C_IFACE,
+#: Integer columns of the schema and their (width, matrix row, validity row).
+INT_COLUMNS: Final[dict[str, tuple[int, int, int]]] = {
+    name: (width, *slot)
+    for width, names in (
+        (8, {"ip_version": k.IPV, "proto": k.PROTO, "icmp_type": k.ITYPE,
+             "icmp_code": k.ICODE, "tcp_flags": k.FLAGS, "ttl": k.TTL, "ip_flags": k.IPFLAGS,
+             "fragment": k.FRAG, "tcp_wscale": k.WS, "inner_proto": k.IPROTO}),
+        (16, {"sport": k.SPORT, "dport": k.DPORT, "ip_id": k.IPID, "ip_len": k.IPLEN,
+              "tcp_win": k.WIN, "tcp_mss": k.MSS, "icmp_id": k.IID, "icmp_seq": k.ISEQ,
+              "payload_len": k.PLEN, "inner_sport": k.ISPORT, "inner_dport": k.IDPORT,
+              "interface": k.IFACE}),
+        (32, {"src": k.SRC, "dst": k.DST, "tcp_seq": k.SEQ, "tcp_ack": k.ACK,
+              "inner_src": k.ISRC, "inner_dst": k.IDST, "wire_len": k.WIRE}),
+    )
+    for name, slot in names.items()
 }
 
 
@@ -49,23 +54,29 @@ def _binary(
 
 def build_batch(
     n: int,
-    M: npt.NDArray[np.uint32],
+    M8: npt.NDArray[np.uint8],
+    M16: npt.NDArray[np.uint16],
+    M32: npt.NDArray[np.uint32],
     V: npt.NDArray[np.uint8],
     ts: npt.NDArray[np.int64],
-    a6: npt.NDArray[np.uint8],
+    s6: npt.NDArray[np.uint8],
+    d6: npt.NDArray[np.uint8],
     pay: npt.NDArray[np.uint8],
     pay_off: npt.NDArray[np.int32],
     opts: npt.NDArray[np.uint8],
     opt_off: npt.NDArray[np.int32],
 ) -> pa.RecordBatch:
-    """Assemble the first ``n`` decoded rows into a :data:`DECODED_SCHEMA` batch."""
+    """Assemble the first ``n`` decoded rows into a :data:`DECODED_SCHEMA` batch (no copies
+    of fixed-width values: the arrays keep the kernel's matrices alive)."""
+    matrices: dict[int, npt.NDArray[np.uint8] | npt.NDArray[np.uint16] | npt.NDArray[np.uint32]]
+    matrices = {8: M8, 16: M16, 32: M32}
     arrays: list[pa.Array] = []
     for field in DECODED_SCHEMA:
         name = field.name
         if name in INT_COLUMNS:
-            row = INT_COLUMNS[name]
-            bitmap, nulls = _validity(V[row, :n])
-            values = M[row, :n].astype(field.type.to_pandas_dtype())
+            width, row, vrow = INT_COLUMNS[name]
+            bitmap, nulls = _validity(V[vrow, :n])
+            values = matrices[width][row, :n]
             arrays.append(
                 pa.Array.from_buffers(field.type, n, [bitmap, pa.py_buffer(values)], nulls)
             )
@@ -75,16 +86,15 @@ def build_batch(
                 pa.Array.from_buffers(field.type, n, [bitmap, pa.py_buffer(ts[:n])], nulls)
             )
         elif name in ("src6", "dst6"):
-            row, cols = (k.V_SRC6, slice(0, 16)) if name == "src6" else (k.V_DST6, slice(16, 32))
-            bitmap, nulls = _validity(V[row, :n])
-            values = np.ascontiguousarray(a6[:n, cols])
+            vrow, values6 = (k.V_SRC6, s6) if name == "src6" else (k.V_DST6, d6)
+            bitmap, nulls = _validity(V[vrow, :n])
             arrays.append(
-                pa.Array.from_buffers(field.type, n, [bitmap, pa.py_buffer(values)], nulls)
+                pa.Array.from_buffers(field.type, n, [bitmap, pa.py_buffer(values6[:n])], nulls)
             )
         elif name == "tcp_opts":
             arrays.append(_binary(V[k.V_OPTS, :n], opt_off, opts))
         elif name == "payload":
-            arrays.append(_binary(V[k.C_PLEN, :n], pay_off, pay))
+            arrays.append(_binary(V[k.PLEN[1], :n], pay_off, pay))
         else:  # pragma: no cover - the schema and this module are kept in step by tests
             raise AssertionError(f"no builder for column {name}")
     return pa.RecordBatch.from_arrays(arrays, schema=DECODED_SCHEMA)

@@ -1,9 +1,10 @@
 """The field-decode kernel: IP and TCP/UDP/ICMP fields of framed records, into columns.
 
-One compiled pass over the records of a batch writes each kept packet's fields into row ``j``
-of a ``(N_INT, n)`` uint32 matrix (+ a validity matrix), the IPv6 addresses, and flat payload
-and TCP-option-kind buffers with their offsets; :mod:`teiten.capture.arrow` turns those into
-Arrow arrays without copying through Python objects.
+One compiled pass over the records of a batch writes each kept packet's fields into column
+``j`` of uint8/uint16/uint32 matrices (a row per output column, + validity), the IPv6
+addresses, and flat payload and TCP-option-kind buffers with their offsets;
+:mod:`teiten.capture.arrow` turns those into Arrow arrays without copying through Python
+objects.
 
 What is decided here (and tested):
 
@@ -32,12 +33,18 @@ from teiten.capture import damage as d
 from teiten.capture.framing import TS_NONE
 from teiten.capture.linktypes import l3_start
 
-# rows of the integer matrix (one per fixed-width column of DECODED_SCHEMA)
-(C_IPV, C_SRC, C_DST, C_PROTO, C_SPORT, C_DPORT, C_ITYPE, C_ICODE, C_FLAGS, C_TTL, C_IPID,
- C_IPLEN, C_IPFLAGS, C_FRAG, C_SEQ, C_ACK, C_WIN, C_MSS, C_WS, C_IID, C_ISEQ, C_PLEN,
- C_IPROTO, C_ISRC, C_IDST, C_ISPORT, C_IDPORT, C_WIRE, C_IFACE) = range(29)
-N_INT: Final = 29
-# extra rows of the validity matrix
+# Output slots: (row in its width's matrix, row in the validity matrix).
+# uint8 matrix rows
+IPV, PROTO, ITYPE, ICODE, FLAGS, TTL, IPFLAGS, FRAG, WS, IPROTO = ((r, r) for r in range(10))
+# uint16 matrix rows
+(SPORT, DPORT, IPID, IPLEN, WIN, MSS, IID, ISEQ, PLEN, ISPORT, IDPORT,
+ IFACE) = ((r, 10 + r) for r in range(12))
+# uint32 matrix rows
+SRC, DST, SEQ, ACK, ISRC, IDST, WIRE = ((r, 22 + r) for r in range(7))
+N8: Final = 10
+N16: Final = 12
+N32: Final = 7
+# validity-only rows
 V_TS: Final = 29
 V_SRC6: Final = 30
 V_DST6: Final = 31
@@ -74,8 +81,8 @@ def _u32(b, p):  # type: ignore[no-untyped-def]
 
 @njit(inline="always", cache=True)
 def _put(M, V, c, j, v):  # type: ignore[no-untyped-def]
-    M[c, j] = v
-    V[c, j] = 1
+    M[c[0], j] = v
+    V[c[1], j] = 1
 
 
 @njit(inline="always", cache=True)
@@ -88,7 +95,7 @@ def _icmp_has_id(proto, t):  # type: ignore[no-untyped-def]
 @njit(cache=True, nogil=True)
 def decode(  # type: ignore[no-untyped-def]
     buf, r_off, r_cap, r_wire, r_ts, r_if, if_link, payload_cap,
-    M, V, ts_out, a6, pay, pay_off, opts, opt_off, status,
+    M8, M16, M32, V, ts_out, s6, d6, pay, pay_off, opts, opt_off, status,
 ):
     """Decode records into rows; returns the number of rows (status[i] = code per record)."""
     j = 0
@@ -130,12 +137,12 @@ def decode(  # type: ignore[no-untyped-def]
                 continue
             fo = _u16(buf, l3 + 6)
             proto = np.int64(buf[l3 + 9])
-            _put(M, V, C_SRC, j, _u32(buf, l3 + 12))
-            _put(M, V, C_DST, j, _u32(buf, l3 + 16))
-            _put(M, V, C_IPID, j, _u16(buf, l3 + 4))
-            _put(M, V, C_IPFLAGS, j, fo >> 13)
-            _put(M, V, C_IPLEN, j, tot)
-            _put(M, V, C_TTL, j, buf[l3 + 8])
+            _put(M32, V, SRC, j, _u32(buf, l3 + 12))
+            _put(M32, V, DST, j, _u32(buf, l3 + 16))
+            _put(M16, V, IPID, j, _u16(buf, l3 + 4))
+            _put(M8, V, IPFLAGS, j, fo >> 13)
+            _put(M16, V, IPLEN, j, tot)
+            _put(M8, V, TTL, j, buf[l3 + 8])
             if fo & 0x1FFF:
                 frag = 2
             elif fo & 0x2000:
@@ -150,10 +157,11 @@ def decode(  # type: ignore[no-untyped-def]
                 continue
             plen = _u16(buf, l3 + 4)
             nh = np.int64(buf[l3 + 6])
-            _put(M, V, C_TTL, j, buf[l3 + 7])
-            _put(M, V, C_IPLEN, j, min(plen + 40, 65535))
-            for k in range(32):
-                a6[j, k] = buf[l3 + 8 + k]
+            _put(M8, V, TTL, j, buf[l3 + 7])
+            _put(M16, V, IPLEN, j, min(plen + 40, 65535))
+            for k in range(16):
+                s6[j, k] = buf[l3 + 8 + k]
+                d6[j, k] = buf[l3 + 24 + k]
             V[V_SRC6, j] = 1
             V[V_DST6, j] = 1
             ip_end = l3 + 40 + plen
@@ -187,9 +195,9 @@ def decode(  # type: ignore[no-untyped-def]
             l4 = q
             if plen + 40 > on_wire:
                 kept = d.IP_LENGTH_EXCEEDS_FRAME
-        _put(M, V, C_IPV, j, ipv)
-        _put(M, V, C_PROTO, j, proto)
-        _put(M, V, C_FRAG, j, frag)
+        _put(M8, V, IPV, j, ipv)
+        _put(M8, V, PROTO, j, proto)
+        _put(M8, V, FRAG, j, frag)
         ip_pay = max(ip_end - l4, 0)
         end = min(lim, ip_end)  # captured bytes of this IP packet (no link-layer padding)
         avail = end - l4
@@ -203,12 +211,12 @@ def decode(  # type: ignore[no-untyped-def]
                 kept = d.TRUNCATED_L4_HEADER
                 l4ok = False
             else:
-                _put(M, V, C_SPORT, j, _u16(buf, l4))
-                _put(M, V, C_DPORT, j, _u16(buf, l4 + 2))
-                _put(M, V, C_SEQ, j, _u32(buf, l4 + 4))
-                _put(M, V, C_ACK, j, _u32(buf, l4 + 8))
-                _put(M, V, C_FLAGS, j, buf[l4 + 13])
-                _put(M, V, C_WIN, j, _u16(buf, l4 + 14))
+                _put(M16, V, SPORT, j, _u16(buf, l4))
+                _put(M16, V, DPORT, j, _u16(buf, l4 + 2))
+                _put(M32, V, SEQ, j, _u32(buf, l4 + 4))
+                _put(M32, V, ACK, j, _u32(buf, l4 + 8))
+                _put(M8, V, FLAGS, j, buf[l4 + 13])
+                _put(M16, V, WIN, j, _u16(buf, l4 + 14))
                 doff = (int(buf[l4 + 12]) >> 4) * 4
                 hdr = 20
                 if doff < 20:
@@ -235,17 +243,17 @@ def decode(  # type: ignore[no-untyped-def]
                         if ln < 2:
                             break
                         if kind == TCP_OPT_MSS and ln == 4 and k + 4 <= kend:
-                            _put(M, V, C_MSS, j, _u16(buf, k + 2))
+                            _put(M16, V, MSS, j, _u16(buf, k + 2))
                         elif kind == TCP_OPT_WSCALE and ln == 3 and k + 3 <= kend:
-                            _put(M, V, C_WS, j, buf[k + 2])
+                            _put(M8, V, WS, j, buf[k + 2])
                         k += ln
         elif proto == PROTO_UDP:
             if avail < 8:
                 kept = d.TRUNCATED_L4_HEADER
                 l4ok = False
             else:
-                _put(M, V, C_SPORT, j, _u16(buf, l4))
-                _put(M, V, C_DPORT, j, _u16(buf, l4 + 2))
+                _put(M16, V, SPORT, j, _u16(buf, l4))
+                _put(M16, V, DPORT, j, _u16(buf, l4 + 2))
                 hdr = 8
         elif proto in (PROTO_ICMP, PROTO_ICMP6):
             if avail < 4:
@@ -253,37 +261,37 @@ def decode(  # type: ignore[no-untyped-def]
                 l4ok = False
             else:
                 t = np.int64(buf[l4])
-                _put(M, V, C_ITYPE, j, t)
-                _put(M, V, C_ICODE, j, buf[l4 + 1])
+                _put(M8, V, ITYPE, j, t)
+                _put(M8, V, ICODE, j, buf[l4 + 1])
                 hdr = 8
                 if avail < 8:
                     kept = d.TRUNCATED_L4_HEADER
                 elif _icmp_has_id(proto, t):
-                    _put(M, V, C_IID, j, _u16(buf, l4 + 4))
-                    _put(M, V, C_ISEQ, j, _u16(buf, l4 + 6))
+                    _put(M16, V, IID, j, _u16(buf, l4 + 4))
+                    _put(M16, V, ISEQ, j, _u16(buf, l4 + 6))
                 elif proto == PROTO_ICMP and (t == 3 or t == 4 or t == 5 or t == 11 or t == 12):
                     e = l4 + 8
                     if avail >= 28 and (buf[e] >> 4) == 4 and (buf[e] & 15) >= 5:
                         ihl2 = (np.int64(buf[e]) & 15) * 4
                         iproto = np.int64(buf[e + 9])
-                        _put(M, V, C_IPROTO, j, iproto)
-                        _put(M, V, C_ISRC, j, _u32(buf, e + 12))
-                        _put(M, V, C_IDST, j, _u32(buf, e + 16))
+                        _put(M8, V, IPROTO, j, iproto)
+                        _put(M32, V, ISRC, j, _u32(buf, e + 12))
+                        _put(M32, V, IDST, j, _u32(buf, e + 16))
                         if (iproto in (PROTO_TCP, PROTO_UDP)) and avail >= 12 + ihl2:
-                            _put(M, V, C_ISPORT, j, _u16(buf, e + ihl2))
-                            _put(M, V, C_IDPORT, j, _u16(buf, e + ihl2 + 2))
+                            _put(M16, V, ISPORT, j, _u16(buf, e + ihl2))
+                            _put(M16, V, IDPORT, j, _u16(buf, e + ihl2 + 2))
         opt_off[j + 1] = op
         if l4ok:
             plen_wire = max(ip_pay - hdr, 0)
-            _put(M, V, C_PLEN, j, plen_wire)
+            _put(M16, V, PLEN, j, plen_wire)
             start = l4 + hdr
             cnt = min(payload_cap, plen_wire, end - start)
             for k in range(max(cnt, 0)):
                 pay[pp + k] = buf[start + k]
             pp += max(cnt, 0)
         pay_off[j + 1] = pp
-        _put(M, V, C_WIRE, j, r_wire[i])
-        _put(M, V, C_IFACE, j, r_if[i])
+        _put(M32, V, WIRE, j, r_wire[i])
+        _put(M16, V, IFACE, j, r_if[i])
         ts_out[j] = r_ts[i]
         V[V_TS, j] = r_ts[i] != TS_NONE
         status[i] = kept

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
+from itertools import pairwise
 from typing import BinaryIO, Final
 
 import numpy as np
@@ -27,15 +30,16 @@ import pyarrow as pa
 
 from teiten.capture import damage as d
 from teiten.capture import framing as f
-from teiten.capture.arrow import build_batch
 from teiten.capture.damage import DamageLog
-from teiten.capture.decode import N_INT, N_VALID, decode
 from teiten.capture.io import open_decompressed
+from teiten.capture.outputs import OutputPool, Outputs
 from teiten.core.errors import CaptureFormatError
 
 #: Most records framed (and rows decoded) per batch.
 MAX_ROWS: Final = 1 << 19
 _DAMAGE_SLOTS: Final = 4096
+#: Batches of at least this many records are decoded in two threads (the kernel drops the GIL).
+_PARALLEL_MIN: Final = 1 << 16
 _PCAP_MAGIC: Final = {  # first four bytes -> (big-endian, nanosecond)
     b"\xd4\xc3\xb2\xa1": (False, False),
     b"\x4d\x3c\xb2\xa1": (False, True),
@@ -163,6 +167,8 @@ class CaptureReader:
         self._d_off = np.zeros(_DAMAGE_SLOTS, np.int64)
         self._d_no = np.zeros(_DAMAGE_SLOTS, np.int64)
         self._d_code = np.zeros(_DAMAGE_SLOTS, np.uint8)
+        self._pool: ThreadPoolExecutor | None = None
+        self._outputs = OutputPool()
         try:
             self._fill()
         except OSError as exc:
@@ -334,6 +340,14 @@ class CaptureReader:
 
         Each batch holds at most :data:`MAX_ROWS` rows; damage is counted as it is met.
         """
+        try:
+            yield from self._batches()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
         while True:
             rec_before = self._rec_no
             if self.format == "pcap":
@@ -358,7 +372,7 @@ class CaptureReader:
                     self._d_no[:nd], self._d_off[:nd] + self._base, self._d_code[:nd]
                 )
             if n:
-                yield self._decode(n)
+                yield from self._decode(n)
             if status == f.SPECIAL:
                 self._special()
             elif status == f.NEED_MORE:
@@ -366,26 +380,32 @@ class CaptureReader:
                     return
                 self._fill()
 
-    def _decode(self, n: int) -> pa.RecordBatch:
-        total = int(self._r_cap[:n].sum())
-        M = np.zeros((N_INT, n), np.uint32)
-        V = np.zeros((N_VALID, n), np.uint8)
-        ts = np.zeros(n, np.int64)
-        a6 = np.zeros((n, 32), np.uint8)
-        pay = np.empty(min(total, n * self.payload_cap) + 1, np.uint8)
-        pay_off = np.zeros(n + 1, np.int32)
-        opts = np.empty(min(total, n * 40) + 1, np.uint8)
-        opt_off = np.zeros(n + 1, np.int32)
-        status = np.zeros(n, np.uint8)
-        rows = decode(
-            self._buf, self._r_off[:n], self._r_cap[:n], self._r_wire[:n], self._r_ts[:n],
-            self._r_if[:n], self._if_link, self.payload_cap,
-            M, V, ts, a6, pay, pay_off, opts, opt_off, status,
-        )
-        bad = np.flatnonzero(status)
-        if bad.size:
-            self.damage.add_many(
-                self._r_no[bad], self._r_hdr[bad] + self._base, status[bad]
-            )
-        self.packets += rows
-        return build_batch(rows, M, V, ts, a6, pay, pay_off, opts, opt_off)
+    def _decode(self, n: int) -> list[pa.RecordBatch]:
+        cuts = [0, n] if n < _PARALLEL_MIN else [0, n // 2, n]
+        parts = list(pairwise(cuts))
+        sets: list[Outputs] = []
+        for a, b in parts:
+            sets.append(self._outputs.acquire(b - a, sets))
+        calls = [
+            partial(out.run, self._buf, self._r_off[a:b], self._r_cap[a:b], self._r_wire[a:b],
+                    self._r_ts[a:b], self._r_if[a:b], self._if_link, self.payload_cap)
+            for out, (a, b) in zip(sets, parts, strict=True)
+        ]
+        if len(calls) == 1:
+            results = [calls[0]()]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=len(calls) - 1)
+            later = [self._pool.submit(call) for call in calls[1:]]
+            results = [calls[0]()] + [fut.result() for fut in later]
+        out = []
+        for (a, _b), (batch, status) in zip(parts, results, strict=True):
+            bad = np.flatnonzero(status) + a
+            if bad.size:
+                self.damage.add_many(
+                    self._r_no[bad], self._r_hdr[bad] + self._base, status[bad - a]
+                )
+            self.packets += batch.num_rows
+            if batch.num_rows:
+                out.append(batch)
+        return out
