@@ -19,34 +19,38 @@ from collections.abc import Sequence
 from teiten import __version__
 from teiten.core.errors import TeitenError
 
-#: Modules that register sub-commands, in the order ``teiten --help`` lists them.
-COMMANDS: list[str] = [
-    "teiten.cli.ingest_cmd",
-    "teiten.cli.store_cmd",
-    "teiten.cli.sensor_cmd",
-    "teiten.cli.detect_cmd",
-    "teiten.cli.rules_cmd",
-    "teiten.cli.signatures_cmd",
-    "teiten.cli.stats_cmd",
-]
+#: Sub-command name -> the module that registers it, in the order ``teiten --help`` lists
+#: them. Only the module of the command being run is imported, so that heavy libraries one
+#: command needs (Ibis, pandas, matplotlib...) do not slow down every other command.
+COMMANDS: dict[str, str] = {
+    "ingest": "teiten.cli.ingest_cmd",
+    "store": "teiten.cli.store_cmd",
+    "stats": "teiten.cli.stats_cmd",
+    "detect": "teiten.cli.detect_cmd",
+    "rules": "teiten.cli.rules_cmd",
+    "signatures": "teiten.cli.signatures_cmd",
+    "sensor": "teiten.cli.sensor_cmd",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser with every registered sub-command."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every registered sub-command, or just ``only`` when it is known."""
     parser = argparse.ArgumentParser(
         prog="teiten",
         description="Internet fixed-point observation: captures to statistics and reports.",
     )
     parser.add_argument("--version", action="version", version=f"teiten {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    modules = [COMMANDS[only]] if only in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
         rc = args.func(args)
