@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -95,6 +97,9 @@ def _tcp_from(pcaps: list[Path], src: str) -> list[dpkt.tcp.TCP]:
 @pytest.fixture(scope="module")
 def sensor_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """Capture + responder in the sensor namespace, two probe rounds with a tcpdump kill."""
+    for tool in ("tcpdump", "nft", "ss"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"needs {tool} (Debian packages tcpdump, nftables, iproute2)")
     with make_pair("m") as pair:
         yield _sensor_run(pair, tmp_path_factory.mktemp("live"))
 
@@ -225,7 +230,7 @@ def test_flood_is_survived_with_bounded_memory(pair: Pair, tmp_path: Path) -> No
         rss1 = _rss(resp.pid)
         assert resp.poll() is None, "responder died under the flood"
         # another source is still answered and recorded
-        probe = pair.run(pair.scanner, ["python3", "-c", (
+        probe = pair.run(pair.scanner, [sys.executable, "-c", (
             "import socket; s = socket.socket(); "
             f"s.bind(('{SCANNER_IP2}', 0)); s.connect(('{SENSOR_IP}', 80)); "
             "s.sendall(b'GET /after HTTP/1.0\\r\\n\\r\\n'); s.shutdown(1); print(s.recv(9))")])
