@@ -134,6 +134,10 @@ def _sensor_run(pair: Pair, tmp_path: Path) -> dict[str, object]:
         second = json.loads(pair.run(pair.scanner, pair.scanner_script(
             "probes", SENSOR_IP)).stdout)
         time.sleep(1.0)
+        # while tcpdump still writes its current file, only the finished one may be ingested
+        mid = subprocess.run(pair.teiten("sensor", "ingest", "--spool", str(spool), "--store",
+                                         str(store), "--once", "--quiet-seconds", "0"),
+                             capture_output=True, text=True, env=_env(), check=False)
     finally:
         _stop(resp)
         _stop(cap)
@@ -144,7 +148,7 @@ def _sensor_run(pair: Pair, tmp_path: Path) -> dict[str, object]:
                                      "--segments", str(seg)),
                          capture_output=True, text=True, env=_env(), check=False)
     return {"first": first, "second": second, "spool": spool, "store": store,
-            "ingest": ing, "payloads": pay, "capture_rc": cap.returncode,
+            "ingest": ing, "mid_ingest": mid, "payloads": pay, "capture_rc": cap.returncode,
             "respond_rc": resp.returncode}
 
 
@@ -188,6 +192,14 @@ def test_packets_land_in_the_store(sensor_run: dict[str, object]) -> None:
         f"and src = {int.from_bytes(socket.inet_aton(SCANNER_IP), 'big')} group by 1").fetchall())
     assert {p: rows.get(p, 0) for p in (80, 443, 1521, 8080, 3389)} == {
         80: 6, 443: 2, 1521: 2, 8080: 2, 3389: 2}
+
+
+def test_file_being_written_is_not_ingested(sensor_run: dict[str, object]) -> None:
+    mid, end = sensor_run["mid_ingest"], sensor_run["ingest"]
+    assert isinstance(mid, subprocess.CompletedProcess)
+    assert isinstance(end, subprocess.CompletedProcess)
+    assert "spool: 1 ingested, 0 already stored" in mid.stdout, mid.stdout + mid.stderr
+    assert "spool: 1 ingested, 0 already stored" in end.stdout, end.stdout + end.stderr
 
 
 def test_health_rows_record_start_exit_stop(sensor_run: dict[str, object]) -> None:

@@ -157,3 +157,17 @@ def test_ipv6_peer_recorded_in_v6_columns(tmp_path: Path) -> None:
     row = pq.read_table(next((tmp_path / "seg").glob("payloads-*"))).to_pylist()[0]
     assert (row["ip_version"], row["src"], row["src6"]) == (6, None, bytes(15) + b"\x01")
     assert row["classification"] == "ssh"
+
+
+def test_responder_keeps_segments_within_budget(tmp_path: Path) -> None:
+    params = Params(wait_seconds=0.3, flush_seconds=0.2, segment_records=1, budget_bytes=1)
+
+    async def client(port: int) -> None:
+        for data in (s.HTTP, s.SSH, s.TELNET):
+            await _send(port, data)
+            await asyncio.sleep(0.1)
+
+    stats, t = _run(tmp_path, params, client)
+    assert (stats.recorded, stats.segments_written) == (3, 3)
+    assert stats.segments_deleted == 2 and t.num_rows == 1
+    assert t.column("classification").to_pylist() == ["telnet"]
