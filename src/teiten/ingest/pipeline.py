@@ -21,14 +21,17 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import secrets
+import shutil
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -49,6 +52,7 @@ from teiten.store.catalog import InputRecord
 
 _DAY_NS = 86_400 * 1_000_000_000
 _DAMAGE_KEEP = 50
+_PENDING = 2
 
 
 @dataclass
@@ -183,6 +187,10 @@ class _PartitionWriter:
         self.ts_max: int | None = None
         self.sensors: set[str] = set()
         self._schema = file_schema()
+        # Parquet encoding releases the GIL: it runs on a second core while the next chunk
+        # is decoded and enriched. At most _PENDING chunks wait, so memory stays bounded.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="teiten-parquet")
+        self._pending: deque[Future[None]] = deque()
 
     def write(self, sensor: str, table: pa.Table) -> None:
         ts = table.column("ts").cast(pa.int64()).to_numpy()
@@ -211,11 +219,21 @@ class _PartitionWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             w = pq.ParquetWriter(path, self._schema, compression="zstd", compression_level=1)
             self.writers[key] = w
-        w.write_table(table.select(self._schema.names).cast(self._schema))
+        while len(self._pending) >= _PENDING:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._encode, w, table))
+
+    def _encode(self, writer: pq.ParquetWriter, table: pa.Table) -> None:
+        writer.write_table(table.select(self._schema.names).cast(self._schema))
 
     def close(self) -> None:
-        for w in self.writers.values():
-            w.close()
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            for w in self.writers.values():
+                w.close()
 
     def commit_files(self) -> list[str]:
         """Fsync staged files and rename them into ``packets/``; their relative paths."""
@@ -233,9 +251,9 @@ class _PartitionWriter:
         return rels
 
     def discard(self) -> None:
-        self.close()
-        import shutil
-
+        """Drop everything staged for this input (a failed write is not worth reporting)."""
+        with contextlib.suppress(Exception):
+            self.close()
         shutil.rmtree(self.staging, ignore_errors=True)
 
 

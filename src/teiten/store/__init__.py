@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from teiten.core.errors import StoreError, UsageError
@@ -47,9 +46,7 @@ FORMAT_VERSION: Final = 1
 _MARKER: Final = "teiten-store.json"
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 #: Partition columns, in path order; their values come from the directory names.
-PARTITIONING: Final = ds.partitioning(
-    pa.schema([("sensor", pa.string()), ("date", pa.string())]), flavor="hive"
-)
+PARTITION_SCHEMA: Final = pa.schema([("sensor", pa.string()), ("date", pa.string())])
 
 
 def _check_name(kind: str, value: str) -> str:
@@ -71,14 +68,16 @@ class Store:
         """Absolute paths of every committed packet file, sorted."""
         return sorted(str(self.root / f) for f in self.catalog.listed_files())
 
-    def packets(self) -> ds.Dataset:
+    def packets(self) -> Any:
         """The packet table as an Arrow dataset (``sensor`` and ``date`` from the partitions).
 
         The ``sensor`` column is a plain string here; ``date`` is the UTC date string.
         """
+        import pyarrow.dataset as ds  # imports pandas: only when asked for
+
         files = self.packet_files()
         return ds.dataset(files, schema=_dataset_schema(), format="parquet",
-                          partitioning=PARTITIONING,
+                          partitioning=ds.partitioning(PARTITION_SCHEMA, flavor="hive"),
                           partition_base_dir=str(self.root / "packets"))
 
     def duckdb(self) -> Any:
@@ -154,6 +153,8 @@ class Store:
         files = sorted(str(p) for p in d.rglob("part.parquet")) if d.exists() else []
         if not files:
             return None
+        import pyarrow.dataset as ds
+
         dataset = ds.dataset(files, format="parquet", partitioning="hive",
                              partition_base_dir=str(d))
         return dataset.to_table()
