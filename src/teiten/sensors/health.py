@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -100,3 +101,50 @@ def store_health(store: Store, table: pa.Table) -> int:
             store.write_table(TABLE, merged.drop_columns(["sensor"]),
                               partition={"sensor": sensor, "date": day})
     return added
+
+
+def _query(sql: str, health: pa.Table) -> pa.Table:
+    con = duckdb.connect()
+    con.register("h", health.select(HEALTH_SCHEMA.names).cast(HEALTH_SCHEMA))
+    result: pa.Table = con.sql(sql).to_arrow_table()
+    return result
+
+
+def capture_gaps(health: pa.Table) -> pa.Table:
+    """Periods without a running capture, from the ``sensor_health`` rows.
+
+    A gap starts at an ``exit`` (tcpdump died) or ``stop`` row and ends at the sensor's next
+    ``start`` (``end`` is null while capture has not come back). Coverage subtracts these.
+
+    Returns
+    -------
+    pyarrow.Table
+        ``sensor``, ``start``, ``end``, ``reason`` (``exit`` or ``stop``), ``seconds``.
+    """
+    return _query(
+        "with e as (select cast(sensor as varchar) as sensor, ts, cast(event as varchar) as ev, "
+        "first_value(case when cast(event as varchar) = 'start' then ts end ignore nulls) "
+        "over (partition by sensor order by ts, cast(event as varchar) = 'start' "
+        "rows between 1 following and unbounded following) as next_start "
+        "from h where cast(event as varchar) in ('start', 'exit', 'stop')) "
+        "select sensor, ts as start, next_start as \"end\", ev as reason, "
+        "(epoch_ns(next_start) - epoch_ns(ts)) / 1e9 as seconds "
+        "from e where ev in ('exit', 'stop') order by sensor, start", health)
+
+
+def drops_by_run(health: pa.Table) -> pa.Table:
+    """Kernel drops per tcpdump run: the run's last counters and its drop rate.
+
+    Returns
+    -------
+    pyarrow.Table
+        ``sensor``, ``run`` (start, ns), ``captured``, ``received``, ``dropped``, ``drop_rate``
+        (dropped / (received + dropped); null when nothing was received).
+    """
+    return _query(
+        "select cast(sensor as varchar) as sensor, run, "
+        "arg_max(captured, ts) as captured, arg_max(received, ts) as received, "
+        "arg_max(dropped, ts) as dropped, "
+        "arg_max(dropped, ts) / nullif(arg_max(received, ts) + arg_max(dropped, ts), 0) "
+        "as drop_rate from h where cast(event as varchar) = 'stats' "
+        "group by all order by sensor, run", health)
