@@ -89,3 +89,11 @@ def test_track_keys_in_engine(mk: Any, track: str, expected: int) -> None:
     # each source sends 3 (by_src: 2 alerts), each destination gets 2 (by_dst: none),
     # each pair 1 (by_both: none), the rule as a whole 6 in one window (by_rule: 1)
     assert evaluate(echo_rows(mk, srcs, dsts), rs).num_rows == expected
+
+
+def test_factorize_rows_groups_equal_rows() -> None:
+    from teiten.signatures.threshold import factorize_rows
+
+    key = np.array([[4, 1, 0], [4, 2, 0], [4, 1, 0], [4, 1, 5]], dtype=np.int64)
+    c = factorize_rows(key)
+    assert c[0] == c[2] and len({int(c[0]), int(c[1]), int(c[3])}) == 3

@@ -86,13 +86,29 @@ def _subtract(a: Intervals, b: Intervals, top: int) -> Intervals:
 def _in_intervals(x: npt.NDArray[np.integer], ivs: Intervals) -> npt.NDArray[np.bool_]:
     if not ivs:
         return np.zeros(len(x), dtype=bool)
+    if len(ivs) <= 4 and x.dtype.kind in "ui":  # a few comparisons in the column's own dtype
+        info = np.iinfo(x.dtype)
+        out = np.zeros(len(x), dtype=bool)
+        for lo, hi in ivs:
+            lo_c, hi_c = max(lo, int(info.min)), min(hi, int(info.max))
+            if lo_c > hi_c:
+                continue
+            if lo_c == info.min and hi_c == info.max:
+                return np.ones(len(x), dtype=bool)
+            if lo_c == info.min:
+                out |= x <= hi_c
+            elif hi_c == info.max:
+                out |= x >= lo_c
+            else:
+                out |= (x >= lo_c) & (x <= hi_c)
+        return out
     los = np.array([lo for lo, _ in ivs], dtype=np.int64)
     his = np.array([hi for _, hi in ivs], dtype=np.int64)
     v = x.astype(np.int64, copy=False)
     k = np.searchsorted(los, v, side="right") - 1
     ok = k >= 0
     kk = np.where(ok, k, 0)
-    return ok & (v <= his[kk])
+    return np.asarray(ok & (v <= his[kk]), dtype=np.bool_)
 
 
 @dataclass(frozen=True, slots=True)

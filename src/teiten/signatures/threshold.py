@@ -30,6 +30,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from teiten.signatures.rule import Threshold
 
@@ -103,19 +105,44 @@ def keep_mask(thr: Threshold, key: npt.NDArray[np.int64], ts: npt.NDArray[np.int
     n = len(ts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    if key.shape[1]:
-        _, codes = np.unique(key, axis=0, return_inverse=True)
-        codes = codes.reshape(-1).astype(np.int64)
+    codes = factorize_rows(key)
+    t = ts.astype(np.int64, copy=False)
+    if n > 1 and bool(np.all(t[1:] >= t[:-1])):
+        order = np.argsort(codes, kind="stable")
     else:
-        codes = np.zeros(n, dtype=np.int64)
-    order = np.lexsort((np.arange(n), ts, codes))
+        by_t = np.argsort(t, kind="stable")
+        order = by_t[np.argsort(codes[by_t], kind="stable")]
     window = _FOREVER if thr.kind == "backoff" else np.int64(thr.seconds * _NS)
-    keep_sorted = _kernel(codes[order], ts[order].astype(np.int64),
+    keep_sorted = _kernel(codes[order], t[order],
                           np.clip(ports[order], 0, 65535).astype(np.int64), _KINDS[thr.kind],
                           thr.count, window, thr.multiplier, thr.unique_on is not None)
     keep = np.empty(n, dtype=bool)
     keep[order] = keep_sorted
     return keep
+
+
+def factorize_rows(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Dense int64 codes of the rows of an (n, k) array (equal rows, equal codes).
+
+    Each column is hash-encoded (Arrow ``dictionary_encode``) and combined with the codes so
+    far; constant columns are skipped.
+    """
+    n = key.shape[0]
+    codes = np.zeros(n, dtype=np.int64)
+    first = True
+    for j in range(key.shape[1]):
+        col = key[:, j]
+        if n == 0 or bool(np.all(col == col[0])):
+            continue
+        enc = pc.dictionary_encode(pa.array(col))
+        c = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+        if first:
+            codes, first = c, False
+            continue
+        combined = codes * len(enc.dictionary) + c
+        enc2 = pc.dictionary_encode(pa.array(combined))
+        codes = np.asarray(enc2.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes
 
 
 #: Packet-table columns that make up each track key.
@@ -127,4 +154,4 @@ TRACK_COLUMNS: dict[str, tuple[str, ...]] = {
     "by_flow": ("ip_version", "proto", "src", "src6", "dst", "dst6", "sport", "dport"),
 }
 
-__all__ = ["TRACK_COLUMNS", "keep_mask"]
+__all__ = ["TRACK_COLUMNS", "factorize_rows", "keep_mask"]
