@@ -56,7 +56,7 @@ def _mmdb_lookup(path: Path) -> Callable[[Sequence[str]], list[str | None]]:
 
     try:
         reader = maxminddb.open_database(str(path))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
         raise InputError(f"{path}: cannot open MaxMind database: {exc}") from exc
 
     def code(rec: Any) -> str | None:
