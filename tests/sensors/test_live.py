@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dpkt
-import duckdb
 import pyarrow.parquet as pq
 import pytest
 
@@ -185,9 +184,8 @@ def test_capture_restarted_into_a_new_file(sensor_run: dict[str, object]) -> Non
 def test_packets_land_in_the_store(sensor_run: dict[str, object]) -> None:
     ing = sensor_run["ingest"]
     assert isinstance(ing, subprocess.CompletedProcess) and ing.returncode == 0, ing.stderr
-    packets = open_store(str(sensor_run["store"])).packets().to_table(  # noqa: F841 (duckdb)
-        columns=["sensor", "src", "dport", "tcp_flags"])
-    rows = dict(duckdb.sql(
+    con = open_store(str(sensor_run["store"])).duckdb()
+    rows = dict(con.sql(
         f"select dport, count(*) from packets where sensor = 'r1' and tcp_flags = 2 "
         f"and src = {int.from_bytes(socket.inet_aton(SCANNER_IP), 'big')} group by 1").fetchall())
     assert {p: rows.get(p, 0) for p in (80, 443, 1521, 8080, 3389)} == {
@@ -240,6 +238,10 @@ def test_flood_is_survived_with_bounded_memory(pair: Pair, tmp_path: Path) -> No
                      timeout=60)
         flood = json.loads(r.stdout)
         rss1 = _rss(resp.pid)
+        # a second flood must not grow memory further: what the first one took is a plateau
+        again = json.loads(pair.run(pair.scanner, pair.scanner_script(
+            "flood", SENSOR_IP, "80", "10000", "10"), timeout=60).stdout)
+        rss2 = _rss(resp.pid)
         assert resp.poll() is None, "responder died under the flood"
         # another source is still answered and recorded
         probe = pair.run(pair.scanner, [sys.executable, "-c", (
@@ -253,13 +255,15 @@ def test_flood_is_survived_with_bounded_memory(pair: Pair, tmp_path: Path) -> No
     log = (tmp_path / "respond.log").read_text()
     # the scanner stops at 10 s; a loaded machine may not reach 20,000 in that time
     assert flood["attempted"] >= 5000, flood
-    assert rss1 - rss0 < 64 << 20, (rss0, rss1)
+    assert again["attempted"] >= 2500, again
+    assert rss1 - rss0 < 128 << 20 and rss2 - rss1 < 16 << 20, (rss0, rss1, rss2)
     m = re.search(r"responder: (\d+) accepted, (\d+) recorded, (\d+) reset \(busy\), "
                   r"(\d+) reset \(rate\)", log)
     assert m is not None, log
     accepted, _, _, reset_rate = (int(x) for x in m.groups())
     assert flood["connected"] >= 0.95 * flood["attempted"], flood
-    assert accepted <= 20 + 2 * 12 + 1 and reset_rate >= 18_000, m.group(0)
+    assert accepted <= 20 + 2 * 30 + 1, m.group(0)
+    assert reset_rate >= 0.9 * (flood["attempted"] + again["attempted"]), m.group(0)
     tables = [pq.read_table(x) for x in sorted(seg.glob(SEGMENT_GLOB))]
     after = [r for t in tables for r in t.to_pylist()
              if r["src"] == int.from_bytes(socket.inet_aton(SCANNER_IP2), "big")]

@@ -71,7 +71,8 @@ class Params:
     record_empty : bool
         Record connections that sent nothing (classification ``empty``). True.
     backlog : int
-        Listen backlog. 4096.
+        Listen backlog (asyncio also accepts up to this many per wake-up, so it bounds the
+        burst of objects created at once). 1024.
     """
 
     max_bytes: int = 4096
@@ -84,7 +85,7 @@ class Params:
     flush_seconds: float = 30.0
     budget_bytes: int = 1 << 30
     record_empty: bool = True
-    backlog: int = 4096
+    backlog: int = 1024
 
 
 @dataclass
