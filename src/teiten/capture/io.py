@@ -15,11 +15,11 @@ Examples
 
 from __future__ import annotations
 
-import gzip
 import io
 import lzma
 import zlib
-from typing import BinaryIO, Final, cast
+from collections.abc import Callable
+from typing import BinaryIO, Final, Protocol
 
 import zstandard
 
@@ -55,41 +55,71 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
-class _ZstdReader:
-    """zstd frames decoded incrementally; a frame cut short raises :class:`EOFError`.
+class _Decompressor(Protocol):
+    eof: bool
+    unused_data: bytes
 
-    (``zstandard``'s ``stream_reader`` ends silently on a truncated frame, so truncation would
-    go unnoticed.)
+    def decompress(self, data: bytes) -> bytes: ...
+
+
+class _IncrementalReader:
+    """Compressed members decoded incrementally, so nothing decoded is lost at a cut.
+
+    (``gzip.GzipFile`` drops what it decoded in a ``read`` that hits a cut, and ``zstandard``'s
+    ``stream_reader`` ends silently on a truncated frame.) A member cut short raises
+    :class:`EOFError` once everything before the cut has been returned; corrupt data raises the
+    decompressor's error the same way. Concatenated members are read one after another;
+    trailing zero padding is ignored.
     """
 
     _INPUT = 1 << 16
 
-    def __init__(self, source: _Prefixed) -> None:
+    def __init__(self, source: _Prefixed, make: Callable[[], _Decompressor]) -> None:
         self._source = source
-        self._dctx = zstandard.ZstdDecompressor()
-        self._obj = self._dctx.decompressobj()
+        self._make = make
+        self._obj = make()
         self._pending = b""
         self._fed = False
         self._buffer = bytearray()
+        self._error: Exception | None = None
+
+    def _more(self) -> bool:
+        """Decode one more input piece into the buffer; False at the end."""
+        if self._obj.eof:
+            rest = self._obj.unused_data + self._pending
+            self._pending = b""
+            if rest.strip(b"\0") or (not rest and self._peek()):
+                self._obj = self._make()
+                self._fed = False
+                self._pending = rest or self._pending
+            else:
+                return False
+        data = self._pending or _read_prefix(self._source, self._INPUT)
+        self._pending = b""
+        if not data:
+            if self._fed and not self._obj.eof:
+                raise EOFError("compressed stream cut short")
+            return False
+        self._fed = True
+        self._buffer += self._obj.decompress(data)
+        return True
+
+    def _peek(self) -> bool:
+        self._pending = _read_prefix(self._source, self._INPUT)
+        return bool(self._pending.strip(b"\0"))
 
     def read(self, n: int) -> bytes:
-        while len(self._buffer) < n:
-            if self._obj.eof:
-                rest = self._obj.unused_data
-                self._obj = self._dctx.decompressobj()
-                self._fed = False
-                if rest:
-                    self._pending = rest
-            data = self._pending or _read_prefix(self._source, self._INPUT)
-            self._pending = b""
-            if not data:
-                if self._fed and not self._obj.eof:
-                    raise EOFError("zstd frame cut short")
-                break
-            self._fed = True
-            self._buffer += self._obj.decompress(data)
+        if self._error is not None and not self._buffer:
+            raise self._error
+        try:
+            while len(self._buffer) < n and self._more():
+                pass
+        except Exception as exc:  # handed out after the bytes decoded before it
+            self._error = exc
         out = bytes(self._buffer[:n])
         del self._buffer[:n]
+        if not out and self._error is not None:
+            raise self._error
         return out
 
 
@@ -106,7 +136,7 @@ class DecompressedStream(io.RawIOBase):
     """
 
     def __init__(
-        self, inner: BinaryIO | io.RawIOBase | gzip.GzipFile | lzma.LZMAFile | _ZstdReader,
+        self, inner: _Prefixed | _IncrementalReader,
         compression: str | None,
     ) -> None:
         super().__init__()
@@ -176,9 +206,12 @@ def open_decompressed(raw: BinaryIO) -> DecompressedStream:
     head = _read_prefix(raw, 6)
     source = _Prefixed(head, raw)
     if head.startswith(GZIP_MAGIC):
-        return DecompressedStream(gzip.GzipFile(fileobj=source, mode="rb"), "gzip")
+        return DecompressedStream(
+            _IncrementalReader(source, lambda: zlib.decompressobj(wbits=31)), "gzip"
+        )
     if head.startswith(XZ_MAGIC):
-        return DecompressedStream(lzma.LZMAFile(cast(BinaryIO, source), mode="rb"), "xz")
+        return DecompressedStream(_IncrementalReader(source, lzma.LZMADecompressor), "xz")
     if head.startswith(ZSTD_MAGIC):
-        return DecompressedStream(_ZstdReader(source), "zstd")
+        make = zstandard.ZstdDecompressor().decompressobj
+        return DecompressedStream(_IncrementalReader(source, make), "zstd")
     return DecompressedStream(source, None)
