@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "rules": "teiten.cli.rules_cmd",
     "signatures": "teiten.cli.signatures_cmd",
     "sensor": "teiten.cli.sensor_cmd",
+    "simulate": "teiten.cli.simulate_cmd",
 }
 
 
