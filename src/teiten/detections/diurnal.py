@@ -178,11 +178,11 @@ def _level(
         packets,
         f"""WITH hourly AS (
               SELECT {ent} AS entity, epoch_ns(ts) // {3600 * NS} AS h, count(*) AS n,
-                     mode(country::VARCHAR) AS country
+                     any_value(country::VARCHAR) AS country
               FROM packets WHERE {cond} GROUP BY ALL),
             ent AS (
               SELECT entity, sum(n)::BIGINT AS packets, min(h // 24) AS d0, max(h // 24) AS d1,
-                     count(DISTINCT h // 24) AS active_days, mode(country) AS country
+                     count(DISTINCT h // 24) AS active_days, arg_max(country, n) AS country
               FROM hourly GROUP BY entity
               HAVING sum(n) >= ? AND count(DISTINCT h // 24) >= ?
               ORDER BY packets DESC, entity LIMIT ?)

@@ -52,6 +52,7 @@ Examples
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -59,7 +60,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from teiten.analyses.labels import port_label
 from teiten.core.periods import Period, day_number, from_day_number, utc_offset_segments
 from teiten.detections._common import (
     TS,
@@ -69,7 +69,6 @@ from teiten.detections._common import (
     query,
     schema,
 )
-from teiten.ingest.enrich import traffic_class as tc
 
 NAME: Final = "events"
 
@@ -134,6 +133,14 @@ _PORT_SQL: Final = (
     "CASE WHEN proto IN (6, 17, 132) THEN dport::INTEGER "
     "WHEN proto IN (1, 58) THEN icmp_type::INTEGER END"
 )
+#: Integer key of (proto, port) for filtering in SQL.
+_KID_SQL: Final = "(proto::BIGINT * 131072 + coalesce(port + 1, 0))"
+#: The port label of :func:`teiten.analyses.labels.port_label`, on grouped (proto, port).
+_LABEL_SQL: Final = (
+    "CASE WHEN proto IN (6, 17, 132, 1, 58) THEN coalesce(port::VARCHAR, '?') || '/' || "
+    "CASE proto WHEN 6 THEN 'TCP' WHEN 17 THEN 'UDP' WHEN 132 THEN 'SCTP' WHEN 1 THEN 'ICMP' "
+    "ELSE 'ICMPv6' END ELSE 'proto ' || proto::VARCHAR END"
+)
 
 
 def _day_sql(period: Period, start: Any) -> str:
@@ -170,142 +177,168 @@ def _event(kind: str, dim: str, key: str, score: float, **nums: Any) -> dict[str
     }  # fmt: skip
 
 
-def _ranks(keys: list[str], values: npt.NDArray[np.float64]) -> dict[str, int]:
-    pos = [i for i in range(len(keys)) if values[i] > 0]
-    pos.sort(key=lambda i: (-values[i], keys[i]))
-    return {keys[i]: r + 1 for r, i in enumerate(pos)}
+def _ranks(values: npt.NDArray[np.float64], keys: list[str]) -> npt.NDArray[np.int64]:
+    """Rank by value descending, ties by key; 0 where the value is 0 (not ranked)."""
+    order = np.lexsort((np.asarray(keys, dtype=object).argsort().argsort(), -values))
+    rank = np.zeros(len(values), dtype=np.int64)
+    rank[order] = np.arange(1, len(values) + 1)
+    return np.where(values > 0, rank, 0)
 
 
 def _dimension(
-    daily: pa.Table, dim: str, d_now: int, n_days: int, params: Params
-) -> tuple[list[dict[str, Any]], set[str]]:
-    """Rank and surge events of one dimension from its daily table (day, key, p, s, t)."""
+    counts: pa.Table,
+    distinct: Callable[[list[Any]], pa.Table],
+    dim: str,
+    d_now: int,
+    n_days: int,
+    params: Params,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Rank and surge events of one dimension.
+
+    ``counts`` has (day, key, ref, packets); ``distinct(refs)`` returns (day, key, sources,
+    targets) for the surge candidates only (distinct counts are the expensive part). Returns
+    the events and the flagged keys (key -> ref) whose drivers should be checked.
+    """
     events: list[dict[str, Any]] = []
-    flagged: set[str] = set()
-    if daily.num_rows == 0:
+    flagged: dict[str, Any] = {}
+    if counts.num_rows == 0:
         return events, flagged
-    keys_all = np.asarray(daily.column("key").to_pylist(), dtype=object)
-    keys, kid = np.unique(keys_all, return_inverse=True)
-    day = np.asarray(daily.column("day").to_numpy(), dtype=np.int64)
-    col = {c: np.asarray(daily.column(c).to_numpy(), dtype=np.float64)
-           for c in ("packets", "sources", "targets")}  # fmt: skip
+    enc = counts.column("key").combine_chunks().dictionary_encode()
+    kid = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    klist = [str(k) for k in enc.dictionary.to_pylist()]
+    _, first = np.unique(kid, return_index=True)
+    refs = counts.column("ref").take(pa.array(first)).to_pylist()
+    ref_of = dict(zip(klist, refs, strict=True))
     d_prev = d_now - n_days
     width = 2 * n_days
-    idx = day - d_prev
-    ok = (idx >= 0) & (idx < width)
-    mats = {}
-    for c, v in col.items():
-        m = np.zeros((len(keys), width))
-        np.add.at(m, (kid[ok], idx[ok]), v[ok])
-        mats[c] = m
-    pk = mats["packets"]
+
+    def matrix(keys: npt.NDArray[np.int64], day: npt.NDArray[np.int64],
+               val: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:  # fmt: skip
+        idx = day - d_prev
+        ok = (idx >= 0) & (idx < width)
+        m = np.zeros((len(klist), width))
+        np.add.at(m, (keys[ok], idx[ok]), val[ok])
+        return m
+
+    day = np.asarray(counts.column("day").to_numpy(), dtype=np.int64)
+    pk = matrix(kid, day, np.asarray(counts.column("packets").to_numpy(), dtype=np.float64))
     now, prev = pk[:, n_days:].sum(axis=1), pk[:, :n_days].sum(axis=1)
-    klist = [str(k) for k in keys]
-    r_now, r_prev = _ranks(klist, now), _ranks(klist, prev)
-    for i, k in enumerate(klist):
-        rn, rp = r_now.get(k), r_prev.get(k)
-        if rn is None or rn > params.top_n:
-            continue
+    r_now, r_prev = _ranks(now, klist), _ranks(prev, klist)
+    for i in np.flatnonzero((r_now > 0) & (r_now <= params.top_n)).tolist():
+        k, rn = klist[i], int(r_now[i])
+        rp = int(r_prev[i]) or None
         nums = {"value": float(now[i]), "previous": float(prev[i]), "rank": rn, "rank_previous": rp}
         if rp is None or rp > params.top_n:
-            score = float(params.top_n - rn + 1)
-            events.append(_event("new-entrant", dim, k, score, **nums))
-            flagged.add(k)
+            events.append(_event("new-entrant", dim, k, float(params.top_n - rn + 1), **nums))
+            flagged[k] = ref_of[k]
         elif rp - rn >= params.rank_jump:
             events.append(_event("rank-jump", dim, k, float(rp - rn), **nums))
-            flagged.add(k)
+            flagged[k] = ref_of[k]
 
     base = pk[:, :n_days]
     med = np.median(base, axis=1)
     mad = np.median(np.abs(base - med[:, None]), axis=1) * 1.4826
     floor = np.maximum.reduce([mad, np.sqrt(med), np.ones_like(med)])
     cur = pk[:, n_days:]
-    s_mean = mats["sources"][:, :n_days].mean(axis=1)
-    t_mean = mats["targets"][:, :n_days].mean(axis=1)
-    S, T = mats["sources"][:, n_days:], mats["targets"][:, n_days:]
-    trend = np.sqrt((S - s_mean[:, None]) ** 2 / np.maximum(s_mean, 1.0)[:, None]
-                    + (T - t_mean[:, None]) ** 2 / np.maximum(t_mean, 1.0)[:, None])  # fmt: skip
-    spike = cur > (med + params.spike_k * floor)[:, None]
-    strong = (trend >= params.trend_min) & (s_mean[:, None] <= S)
-    strong |= cur >= params.surge_ratio * np.maximum(med, 1.0)[:, None]
-    hit = spike & strong & (cur >= params.min_day_packets)
-    for i in np.flatnonzero(hit.any(axis=1)).tolist():
-        days = np.flatnonzero(hit[i])
-        peak = int(days[np.argmax(trend[i, days])])
-        events.append(_event(
-            "surge", dim, klist[i], float(trend[i, peak]),
-            value=float(now[i]), previous=float(prev[i]),
-            day=from_day_number(d_now + int(days[0])), peak_day=from_day_number(d_now + peak),
-            peak_packets=float(cur[i, peak]), baseline_median=float(med[i]),
-            baseline_mad=float(mad[i]), trend_score=float(trend[i, peak]),
-            sources=float(S[i, peak]), targets=float(T[i, peak]),
-            baseline_sources=float(s_mean[i]), baseline_targets=float(t_mean[i]),
-            surge_days=len(days),
-        ))  # fmt: skip
-        flagged.add(klist[i])
+    spike = (cur > (med + params.spike_k * floor)[:, None]) & (cur >= params.min_day_packets)
+    cand = np.flatnonzero(spike.any(axis=1))
+    if len(cand):
+        dt = distinct([ref_of[klist[i]] for i in cand.tolist()])
+        pos = {k: i for i, k in enumerate(klist)}
+        dk = np.asarray([pos[k] for k in dt.column("key").to_pylist()], dtype=np.int64)
+        dday = np.asarray(dt.column("day").to_numpy(), dtype=np.int64)
+        src_m = matrix(dk, dday, np.asarray(dt.column("sources").to_numpy(), dtype=np.float64))
+        dst_m = matrix(dk, dday, np.asarray(dt.column("targets").to_numpy(), dtype=np.float64))
+        s_mean, t_mean = src_m[:, :n_days].mean(axis=1), dst_m[:, :n_days].mean(axis=1)
+        S, T = src_m[:, n_days:], dst_m[:, n_days:]
+        s_base, t_base = np.maximum(s_mean, 1.0)[:, None], np.maximum(t_mean, 1.0)[:, None]
+        trend = np.sqrt((S - s_mean[:, None]) ** 2 / s_base + (T - t_mean[:, None]) ** 2 / t_base)
+        strong = (trend >= params.trend_min) & (s_mean[:, None] <= S)
+        strong |= cur >= params.surge_ratio * np.maximum(med, 1.0)[:, None]
+        hit = spike & strong
+        for i in cand.tolist():
+            if not hit[i].any():
+                continue
+            days = np.flatnonzero(hit[i])
+            peak = int(days[np.argmax(trend[i, days])])
+            events.append(_event(
+                "surge", dim, klist[i], float(trend[i, peak]),
+                value=float(now[i]), previous=float(prev[i]),
+                day=from_day_number(d_now + int(days[0])),
+                peak_day=from_day_number(d_now + peak), peak_packets=float(cur[i, peak]),
+                baseline_median=float(med[i]), baseline_mad=float(mad[i]),
+                trend_score=float(trend[i, peak]), sources=float(S[i, peak]),
+                targets=float(T[i, peak]), baseline_sources=float(s_mean[i]),
+                baseline_targets=float(t_mean[i]), surge_days=len(days),
+            ))  # fmt: skip
+            flagged[klist[i]] = ref_of[klist[i]]
     grow = (now >= params.min_packets) & (now >= (1 + params.min_increase) * prev)
-    flagged |= {klist[i] for i in np.flatnonzero(grow)}
+    for i in np.flatnonzero(grow).tolist():
+        flagged.setdefault(klist[i], ref_of[klist[i]])
     return events, flagged
 
 
 def _drivers(
-    packets: PacketSource, period: Period, keys: set[str], params: Params, where: str,
+    packets: PacketSource, period: Period, keys: dict[str, Any], params: Params, where: str,
     args: list[Any],
 ) -> list[dict[str, Any]]:
-    """single-source / single-prefix / dominant-sport events for flagged port labels."""
+    """single-source / single-prefix / dominant-sport events for flagged ports."""
     if not keys:
         return []
-    t = query(
-        packets,
-        f"""SELECT proto, {_PORT_SQL} AS port, src, sport,
-                   count(*) FILTER (WHERE ts >= {TS}) AS now,
-                   count(*) FILTER (WHERE ts < {TS}) AS prev
-            FROM packets WHERE {where} AND ip_version = 4 AND proto IN (1, 6, 17, 58, 132)
-            GROUP BY ALL""",
-        [period.start_utc, period.start_utc, *args],
-    )
-    if t.num_rows == 0:
-        return []
-    proto = t.column("proto").to_pylist()
-    port = t.column("port").to_pylist()
-    label = np.asarray([port_label(a, b) for a, b in zip(proto, port, strict=True)], dtype=object)
-    sel = np.isin(label, np.asarray(sorted(keys), dtype=object))
-    t = t.filter(pa.array(sel))
-    label = label[sel]
-    src = tc.column(t, "src", 0)
-    sport = tc.column(t, "sport", -1)
-    now = np.asarray(t.column("now").to_numpy(), dtype=np.float64)
-    prev = np.asarray(t.column("prev").to_numpy(), dtype=np.float64)
+    refs = sorted({int(v) for v in keys.values()})
+    base = f"""WITH b AS (
+          SELECT proto, port, src, sport, ts >= {TS} AS cur FROM (
+            SELECT proto, {_PORT_SQL} AS port, src, sport, ts FROM packets
+            WHERE {where} AND ip_version = 4) WHERE list_contains(?, {_KID_SQL}))"""
+    bargs = [period.start_utc, *args, refs]
+    tot = """tot AS (SELECT proto, port, count(*) FILTER (WHERE cur) AS now,
+                 count(*) FILTER (WHERE NOT cur) AS prev FROM b GROUP BY ALL)"""
+    per_entity = """, d AS (SELECT proto, port, {ent} AS ent,
+              count(*) FILTER (WHERE cur) - count(*) FILTER (WHERE NOT cur) AS inc
+              FROM b GROUP BY ALL),
+            top AS (SELECT proto, port, arg_max(ent, inc) AS ent, max(inc) AS inc FROM d
+                    GROUP BY ALL)
+        SELECT {label} AS key, tot.now, tot.prev, top.ent, top.inc
+        FROM tot JOIN top USING (proto, port)"""
+    label = _LABEL_SQL
+    src_t = query(packets, base + ", " + tot + per_entity.format(ent="src", label=label), bargs)
+    pre_t = query(packets, base + ", " + tot + per_entity.format(ent="src >> 8", label=label),
+                  bargs)  # fmt: skip
+    sp_t = query(packets, base + ", " + tot + f""", s AS (
+            SELECT proto, port, sport, count(*) AS n FROM b WHERE cur AND sport IS NOT NULL
+            GROUP BY ALL),
+            top AS (SELECT proto, port, arg_max(sport, n) AS sport, max(n) AS n FROM s
+                    GROUP BY ALL)
+        SELECT {label} AS key, tot.now, tot.prev, top.sport, top.n
+        FROM tot JOIN top USING (proto, port)""", bargs)
     events: list[dict[str, Any]] = []
-    for k in sorted(set(label.tolist())):
-        m = label == k
-        tot_now, tot_prev = now[m].sum(), prev[m].sum()
-        if tot_now < params.min_packets:
+    prefix = {r["key"]: r for r in pre_t.to_pylist()}
+    for r in src_t.to_pylist():
+        now, prev = float(r["now"]), float(r["prev"])
+        inc = now - prev
+        if now < params.min_packets or inc <= 0:
             continue
-        inc = tot_now - tot_prev
-        base = {"value": float(tot_now), "previous": float(tot_prev)}
-        if inc > 0:
-            for kind, ent in (("single-source", src[m]), ("single-prefix", src[m] >> 8)):
-                u, inv = np.unique(ent, return_inverse=True)
-                d = np.bincount(inv, weights=now[m] - prev[m])
-                j = int(np.argmax(d))
-                share = float(d[j] / inc)
-                if share >= params.driver_share:
-                    who = ip_text(np.array([u[j] << (8 if kind == "single-prefix" else 0)]))[0]
-                    subject = f"{who}/24" if kind == "single-prefix" else who
-                    events.append(_event(kind, "port", k, share, subject=subject, share=share,
-                                         increase=float(inc), subject_increase=float(d[j]),
-                                         **base))  # fmt: skip
-                    break
-        sp = sport[m]
-        if (sp >= 0).any():
-            u, inv = np.unique(sp, return_inverse=True)
-            c = np.bincount(inv, weights=now[m])
-            j = int(np.argmax(c))
-            share = float(c[j] / tot_now)
-            if u[j] >= 0 and share >= params.sport_share:
-                events.append(_event("dominant-sport", "port", k, share, subject=str(int(u[j])),
-                                     share=share, sport=int(u[j]), **base))  # fmt: skip
+        base_nums = {"value": now, "previous": prev, "increase": inc}
+        drivers = (("single-source", r, 0), ("single-prefix", prefix.get(r["key"]), 8))
+        for kind, row, shift in drivers:
+            if row is None:
+                continue
+            share = float(row["inc"]) / inc
+            if share >= params.driver_share:
+                who = ip_text(np.array([int(row["ent"]) << shift]))[0]
+                subject = f"{who}/24" if shift else who
+                events.append(_event(kind, "port", r["key"], share, subject=subject, share=share,
+                                     subject_increase=float(row["inc"]), **base_nums))  # fmt: skip
+                break
+    for r in sp_t.to_pylist():
+        now = float(r["now"])
+        if now < params.min_packets:
+            continue
+        share = float(r["n"]) / now
+        if share >= params.sport_share:
+            events.append(_event("dominant-sport", "port", r["key"], share,
+                                 subject=str(int(r["sport"])), share=share, sport=int(r["sport"]),
+                                 value=now, previous=float(r["prev"])))  # fmt: skip
     return events
 
 
@@ -353,24 +386,32 @@ def detect(
     where = f"ts >= {TS} AND ts < {TS}"
     args: list[Any] = [prev.start_utc, period.end_utc]
     day = _day_sql(period, prev.start_utc)
-    agg = "count(*) AS packets, count(DISTINCT src) AS sources, count(DISTINCT dst) AS targets"
-    ports = query(
-        packets,
-        f"""SELECT {day} AS day, proto, {_PORT_SQL} AS port, {agg} FROM packets
-            WHERE {where} AND ip_version = 4 GROUP BY ALL""",
-        args,
-    )
-    labels = [port_label(a, b) for a, b in zip(ports.column("proto").to_pylist(),
-                                                ports.column("port").to_pylist(), strict=True)]
-    ports = ports.append_column("key", pa.array(labels, pa.string()))
-    countries = query(
-        packets,
-        f"""SELECT {day} AS day, country::VARCHAR AS key, {agg} FROM packets
-            WHERE {where} AND ip_version = 4 AND country IS NOT NULL GROUP BY ALL""",
-        args,
-    )
-    events, flagged = _dimension(ports, "port", d_now, n_days, params)
-    events += _dimension(countries, "country", d_now, n_days, params)[0]
+    sel = f"FROM packets WHERE {where} AND ip_version = 4"
+    ports = query(packets, f"""
+        SELECT day, {_LABEL_SQL} AS key, {_KID_SQL} AS ref, packets FROM (
+          SELECT {day} AS day, proto, {_PORT_SQL} AS port, count(*) AS packets {sel}
+          GROUP BY ALL)""", args)
+
+    def port_distinct(refs: list[Any]) -> pa.Table:
+        return query(packets, f"""
+            SELECT day, {_LABEL_SQL} AS key, sources, targets FROM (
+              SELECT {day} AS day, proto, port, count(DISTINCT src) AS sources,
+                     count(DISTINCT dst) AS targets
+              FROM (SELECT ts, proto, {_PORT_SQL} AS port, src, dst {sel})
+              WHERE list_contains(?, {_KID_SQL}) GROUP BY ALL)""", [*args, refs])
+
+    countries = query(packets, f"""
+        SELECT {day} AS day, country::VARCHAR AS key, country::VARCHAR AS ref,
+               count(*) AS packets {sel} AND country IS NOT NULL GROUP BY ALL""", args)
+
+    def country_distinct(refs: list[Any]) -> pa.Table:
+        return query(packets, f"""
+            SELECT {day} AS day, country::VARCHAR AS key, count(DISTINCT src) AS sources,
+                   count(DISTINCT dst) AS targets
+            {sel} AND list_contains(?, country::VARCHAR) GROUP BY ALL""", [*args, refs])
+
+    events, flagged = _dimension(ports, port_distinct, "port", d_now, n_days, params)
+    events += _dimension(countries, country_distinct, "country", d_now, n_days, params)[0]
     events += _drivers(packets, period, flagged, params, where, args)
     if signatures is not None:
         events += _signatures(signatures, params)

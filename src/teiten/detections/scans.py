@@ -87,8 +87,8 @@ class Params:
     max_ports : int
         Ports listed per campaign (most probes first).
     prefilter : bool
-        Skip (source, protocol) pairs that reach fewer addresses and ports than any threshold
-        in the whole period (an approximate count, with a 20% margin) before sessionising.
+        Skip (source, protocol) pairs with fewer probes in the whole period than the smallest
+        address or port threshold before sessionising (exact: such pairs cannot be scans).
     """
 
     idle_timeout_s: float = 480.0
@@ -185,14 +185,11 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
         "epoch_ns(ts) AS ts, src, dst, proto, coalesce(dport, icmp_type) AS port, "
         "tool::VARCHAR AS tool, country::VARCHAR AS country"
     )
-    if params.prefilter:
-        margin = 0.8
+    if params.prefilter:  # a scan needs at least min(h, min_ports) probes
+        need = int(min(h, params.min_ports))
         sql = f"""WITH cand AS (
                 SELECT src AS c_src, proto AS c_proto {base} GROUP BY src, proto
-                HAVING approx_count_distinct(dst) >= {int(h * margin)}
-                    OR approx_count_distinct(coalesce(dport, icmp_type)) >= {
-                        int(params.min_ports * margin)
-                    })
+                HAVING count(*) >= {need})
             SELECT {cols} FROM packets SEMI JOIN cand ON src = c_src AND proto = c_proto
             WHERE {cond}"""
         t = query(packets, sql, args + args)
