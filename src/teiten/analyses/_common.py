@@ -56,16 +56,40 @@ COUNTRY_KEY_FIELDS: Final[list[pa.Field]] = [
 ]
 
 
-def measures(t: Any, keys: list[str]) -> Any:
-    """Ibis: accesses, source_count and distinct_sources of units grouped by ``keys``."""
+def measures(t: Any, keys: list[str], distinct: bool = True) -> Any:
+    """Ibis: accesses, source_count (and distinct_sources) of units grouped by ``keys``."""
     aggs = {
         "accesses": t.packets.sum().cast("int64"),
         "source_count": t.count().cast("int64"),
-        "distinct_sources": (t.src.nunique() + t.src6.nunique()).cast("int64"),
     }
+    if distinct:
+        aggs["distinct_sources"] = (t.src.nunique() + t.src6.nunique()).cast("int64")
     if not keys:
         return t.aggregate(**aggs)
     return t.group_by(keys).aggregate(**aggs)
+
+
+#: Sentinels standing for null keys in joins (null never equals null in a join).
+NULL_PORT: Final = -1
+NULL_COUNTRY: Final = ""
+
+
+def key_expr(t: Any, k: str) -> Any:
+    """A join-safe version of key column ``k`` (nulls replaced by a sentinel)."""
+    if k == "port":
+        return t.port.fill_null(NULL_PORT)
+    if k == "country":
+        return t.country.fill_null(NULL_COUNTRY)
+    return t[k]
+
+
+def top_keys(t: Any, keys: list[str], n: int | None) -> Any:
+    """Ibis: the top ``n`` keys by accesses, join-safe (``_k_<key>`` columns) with their rank
+    (``_rank``, competition rank from 1)."""
+    g = t.group_by([key_expr(t, k).name(f"_k_{k}") for k in keys]).aggregate(
+        _acc=t.packets.sum())
+    g = g.mutate(_rank=(ibis.rank().over(order_by=ibis.desc(g._acc)) + 1).cast("int32"))
+    return g.filter(g._rank <= n) if n is not None else g
 
 
 def execute(expr: Any) -> pa.Table:

@@ -14,7 +14,15 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
-from teiten.analyses._common import execute, f, measures
+from teiten.analyses._common import (
+    NULL_COUNTRY,
+    NULL_PORT,
+    execute,
+    f,
+    key_expr,
+    measures,
+    top_keys,
+)
 from teiten.core.periods import day_number
 
 DAILY_FIELDS = [
@@ -29,35 +37,55 @@ DAILY_FIELDS = [
 
 def daily_rows(ctx: Any, keys: list[str], n: int) -> list[dict[str, Any]]:
     """Rows (as dicts) of the daily series for ``keys`` (the top ``n`` keys + other)."""
-    per = execute(measures(ctx.units, ["day", *keys]))
-    tot = execute(measures(ctx.units, keys).order_by(
-        [ibis.desc("accesses"), *keys]).limit(n))
-    top_keys = list(zip(*(tot[k].to_pylist() for k in keys), strict=True))
+    u = ctx.units
+    tk = top_keys(u, keys, n)
+    tk = tk.order_by([ibis.desc(tk._acc), *[f"_k_{k}" for k in keys]]).limit(n)
+    j = u.mutate(**{f"_k_{k}": key_expr(u, k) for k in keys}).semi_join(
+        tk, [f"_k_{k}" for k in keys])
+    per = execute(measures(j, ["day", *keys], distinct=False))
+    day_tot = execute(measures(u, ["day"], distinct=False))
+    tops = execute(tk)
+    top_list = list(zip(*(tops[f"_k_{k}"].to_pylist() for k in keys), strict=True))
+    top_list = [tuple(_unsentinel(k, v) for k, v in zip(keys, key, strict=True))
+                for key in top_list]
     cov = ctx.per_day_coverage()
     cov_by_day = {d: (s, a) for d, s, a in zip(cov["day"].to_pylist(), cov["sensors"].to_pylist(),
                                                cov["addresses"].to_pylist(), strict=True)}
     cells: dict[tuple[int, tuple[Any, ...] | None], list[int]] = {}
     for vals in zip(per["day"].to_pylist(), *(per[k].to_pylist() for k in keys),
                     per["accesses"].to_pylist(), per["source_count"].to_pylist(), strict=True):
-        d, key, a, s = vals[0], tuple(vals[1:-2]), vals[-2], vals[-1]
-        c = cells.setdefault((d, key if key in top_keys else None), [0, 0])
-        c[0] += a
-        c[1] += s
+        cells[(vals[0], tuple(vals[1:-2]))] = [vals[-2], vals[-1]]
+    totals = {d: (a, s) for d, a, s in zip(day_tot["day"].to_pylist(),
+                                            day_tot["accesses"].to_pylist(),
+                                            day_tot["source_count"].to_pylist(), strict=True)}
     out: list[dict[str, Any]] = []
     for day in ctx.period.days():
         d = day_number(day)
         sensors, addresses = cov_by_day.get(d, (0, 0))
-        keys_today: list[tuple[Any, ...] | None] = [*top_keys, None]
+        ta, ts = totals.get(d, (0, 0))
+        shown_a = shown_s = 0
+        keys_today: list[tuple[Any, ...] | None] = [*top_list, None]
         for kk in keys_today:
-            a, s = cells.get((d, kk), [0, 0])
-            if kk is None and not a:
-                continue
-            row: dict[str, Any] = {"day": day, "accesses": a, "source_count": s,
-                   "accesses_per_point": a / sensors if sensors else None,
-                   "sources_per_point": s / sensors if sensors else None,
-                   "accesses_per_address": a / addresses if addresses else None,
-                   "other": kk is None}
+            if kk is None:
+                a, s = ta - shown_a, ts - shown_s
+                if not a:
+                    continue
+            else:
+                a, s = cells.get((d, kk), [0, 0])
+                shown_a, shown_s = shown_a + a, shown_s + s
+            row: dict[str, Any] = {
+                "day": day, "accesses": a, "source_count": s,
+                "accesses_per_point": a / sensors if sensors else None,
+                "sources_per_point": s / sensors if sensors else None,
+                "accesses_per_address": a / addresses if addresses else None,
+                "other": kk is None}
             for i, k in enumerate(keys):
                 row[k] = None if kk is None else kk[i]
             out.append(row)
     return out
+
+
+def _unsentinel(key: str, v: Any) -> Any:
+    if (key == "port" and v == NULL_PORT) or (key == "country" and v == NULL_COUNTRY):
+        return None
+    return v

@@ -88,12 +88,17 @@ class Context:
             [("sensor", "count"), ("addresses", "sum")]
         ).rename_columns(["day", "sensors", "addresses"])
 
-    def covered_packets(self) -> Any:
+    def covered_packets(self, where: Callable[[Any], Any] | None = None) -> Any:
         """Raw packets of the period on covered sensor-days, with ``day`` and ``port`` columns,
-        or None when the context has no raw packets."""
+        or None when the context has no raw packets.
+
+        ``where(t)`` — a predicate on the raw table applied first (cheap pruning).
+        """
         if self._packets is None:
             return None
         t = rollups.in_period(self._packets(), self.period)
+        if where is not None:
+            t = t.filter(where(t))
         t = t.mutate(
             day=rollups.day_expr(rollups.epoch_seconds(t), self.period),
             port=rollups.port_expr(t),

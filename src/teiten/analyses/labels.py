@@ -74,10 +74,20 @@ def port_label(proto: int | None, port: int | None) -> str:
 
 
 def port_labels(proto: pa.Array | pa.ChunkedArray, port: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Vectorised :func:`port_label` over result columns (one call per distinct pair)."""
-    pairs = list(zip(pa.array(proto).to_pylist(), pa.array(port).to_pylist(), strict=True))
-    uniq = {p: port_label(p[0], p[1]) for p in set(pairs)}
-    return pa.array([uniq[p] for p in pairs], pa.string())
+    """Vectorised :func:`port_label` over result columns (Arrow compute, no Python loop)."""
+    proto = pa.array(proto) if not isinstance(proto, pa.ChunkedArray) else proto.combine_chunks()
+    port = pa.array(port) if not isinstance(port, pa.ChunkedArray) else port.combine_chunks()
+    if not len(proto):
+        return pa.array([], pa.string())
+    num = pc.fill_null(pc.cast(port, pa.string()), "?")
+    known = pa.array(list(PROTO_NAMES), pa.uint8())
+    names = pa.array(list(PROTO_NAMES.values()), pa.string())
+    pname = pc.take(names, pc.index_in(pc.cast(proto, pa.uint8()), known))
+    named = pc.binary_join_element_wise(num, pname, "/")
+    other = pc.binary_join_element_wise(pa.scalar("proto"), pc.cast(proto, pa.string()), " ")
+    out = pc.if_else(pc.is_null(pname), other, named)
+    return pc.fill_null(out, "other").combine_chunks() if isinstance(
+        out, pa.ChunkedArray) else pc.fill_null(out, "other")
 
 
 def parse_port_label(label: str) -> tuple[int, int | None]:
@@ -169,9 +179,15 @@ def country_name(code: str | None, lang: Lang = "en") -> str:
 
 
 def country_names(codes: pa.Array | pa.ChunkedArray, lang: Lang) -> pa.Array:
-    """Vectorised :func:`country_name` over a result column."""
-    vals = pa.array(codes).to_pylist() if len(codes) else []
-    return pa.array([country_name(v, lang) for v in vals], pa.string())
+    """Vectorised :func:`country_name` over a result column (one lookup per distinct code)."""
+    arr = codes.combine_chunks() if isinstance(codes, pa.ChunkedArray) else pa.array(codes)
+    arr = pc.cast(arr, pa.string())
+    if not len(arr):
+        return pa.array([], pa.string())
+    enc = pc.dictionary_encode(pc.fill_null(arr, "\x00"))
+    names = pa.array([country_name(None if c == "\x00" else c, lang)
+                      for c in enc.dictionary.to_pylist()], pa.string())
+    return pc.take(names, enc.indices)
 
 
 def status_text(status: str, lang: Lang = "ja") -> str:

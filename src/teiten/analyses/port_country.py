@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from teiten.analyses._common import (
     add_country_names,
     add_port_label,
     execute,
     f,
-    measures,
-    rank_desc,
+    key_expr,
+    top_keys,
 )
 from teiten.analyses.base import Analysis, finish
 
@@ -59,35 +58,27 @@ class Params:
 
 def port_country(ctx: Any, params: Params = Params()) -> pa.Table:
     """The port × country table restricted to top ports and top countries."""
-    pairs = execute(measures(ctx.units, ["proto", "port", "country"]))
-    # keys may be null (unknown country, portless protocol): group in Python, not by joins
-    pk = list(zip(pairs["proto"].to_pylist(), pairs["port"].to_pylist(), strict=True))
-    ck = pairs["country"].to_pylist()
-    acc = pairs["accesses"].to_pylist()
-    port_tot: dict[tuple[int, int | None], int] = {}
-    country_tot: dict[str | None, int] = {}
-    for p, c, a in zip(pk, ck, acc, strict=True):
-        port_tot[p] = port_tot.get(p, 0) + a
-        country_tot[c] = country_tot.get(c, 0) + a
-    port_rank = dict(zip(port_tot, rank_desc(pa.array(list(port_tot.values()),
-                                                      pa.int64())).to_pylist(), strict=True))
-    country_rank = dict(zip(country_tot, rank_desc(pa.array(list(country_tot.values()),
-                                                            pa.int64())).to_pylist(),
-                            strict=True))
-    pr = pa.array([port_rank[p] for p in pk], pa.int32())
-    cr = pa.array([country_rank[c] for c in ck], pa.int32())
-    pairs = pairs.append_column("share_of_port", pa.array(
-        [a / port_tot[p] for p, a in zip(pk, acc, strict=True)], pa.float64()))
-    pairs = pairs.append_column("share_of_country", pa.array(
-        [a / country_tot[c] for c, a in zip(ck, acc, strict=True)], pa.float64()))
-    pairs = pairs.append_column("port_rank", pr).append_column("country_rank", cr)
-    keep = pc.or_(pc.less_equal(pr, params.top_ports),
-                  pc.less_equal(cr, params.top_countries))
-    pairs = add_country_names(add_port_label(pairs.filter(keep)))
-    pairs = pairs.sort_by([("port_rank", "ascending"), ("proto", "ascending"),
-                           ("port", "ascending"), ("country_rank", "ascending"),
-                           ("country", "ascending")])
-    return finish(pairs, SCHEMA, params)
+    u = ctx.units
+    pk = u.mutate(_k_proto=u.proto, _k_port=key_expr(u, "port"),
+                  _k_country=key_expr(u, "country"))
+    pairs = pk.group_by(["_k_proto", "_k_port", "_k_country"]).aggregate(
+        proto=pk.proto.arbitrary(), port=pk.port.arbitrary(), country=pk.country.arbitrary(),
+        accesses=pk.packets.sum().cast("int64"), source_count=pk.count().cast("int64"))
+    ports = top_keys(u, ["proto", "port"], None).select(
+        "_k_proto", "_k_port", port_total="_acc", port_rank="_rank")
+    countries = top_keys(u, ["country"], None).select(
+        "_k_country", country_total="_acc", country_rank="_rank")
+    j = pairs.join(ports, ["_k_proto", "_k_port"]).join(countries, ["_k_country"])
+    j = j.filter((j.port_rank <= params.top_ports) | (j.country_rank <= params.top_countries))
+    j = j.mutate(share_of_port=j.accesses / j.port_total,
+                 share_of_country=j.accesses / j.country_total)
+    tab = execute(j.select("proto", "port", "country", "accesses", "source_count",
+                           "share_of_port", "share_of_country", "port_rank", "country_rank"))
+    tab = add_country_names(add_port_label(tab))
+    tab = tab.sort_by([("port_rank", "ascending"), ("proto", "ascending"),
+                       ("port", "ascending"), ("country_rank", "ascending"),
+                       ("country", "ascending")])
+    return finish(tab, SCHEMA, params)
 
 
 ANALYSIS: Final = Analysis(NAME, port_country, Params, SCHEMA, "port × country shares")

@@ -13,7 +13,7 @@ from typing import Any, Final
 import ibis
 import pyarrow as pa
 
-from teiten.analyses._common import add_port_label, execute, f, measures, rank_desc
+from teiten.analyses._common import add_port_label, execute, f, measures
 from teiten.analyses.base import Analysis, finish
 from teiten.analyses.labels import parse_port_label
 from teiten.core.errors import UsageError
@@ -69,35 +69,43 @@ def _chosen_ports(ctx: Any, params: Params) -> list[tuple[int, int]]:
 def sport_profile(ctx: Any, params: Params = Params()) -> pa.Table:
     """Accesses by source port for each chosen destination port."""
     chosen = _chosen_ports(ctx, params)
-    t = ctx.covered_packets()
+
+    def wanted(t: Any) -> Any:
+        cond = ibis.literal(False)
+        for proto, port in chosen:
+            cond = cond | ((t.proto == proto) & (t.dport == port))
+        return cond
+
+    t = ctx.covered_packets(wanted)
     if t is None:
         raise UsageError("the source-port profile needs raw packets (none in this context)")
     rows: list[dict[str, Any]] = []
     if chosen:
-        cond = None
-        for proto, port in chosen:
-            c = (t.proto == proto) & (t.port == port)
-            cond = c if cond is None else cond | c
-        g = t.filter(cond).group_by(["proto", "port", "sport"]).aggregate(
-            accesses=ibis._.count())
-        tab = execute(g)
-        by_port: dict[tuple[int, int], list[tuple[int | None, int]]] = {}
-        for p, q, s, a in zip(*(tab[c].to_pylist() for c in ("proto", "port", "sport",
-                                                             "accesses")), strict=True):
-            by_port.setdefault((p, q), []).append((s, a))
+        g = t.group_by(["proto", "port", "sport"]).aggregate(accesses=ibis._.count())
+        w = ibis.window(group_by=[g.proto, g.port])
+        g = g.mutate(
+            total=g.accesses.sum().over(w),
+            rank=(ibis.rank().over(w, order_by=ibis.desc(g.accesses)) + 1).cast("int32"),
+            row=ibis.row_number().over(w, order_by=[ibis.desc(g.accesses), g.sport]),
+        )
+        tab = execute(g.filter(g.row < params.top_sports))
+        totals: dict[tuple[int, int], int] = {}
+        shown: dict[tuple[int, int], int] = {}
+        listed: dict[tuple[int, int], list[dict[str, Any]]] = {}
+        for r in tab.to_pylist():
+            key = (r["proto"], r["port"])
+            totals[key] = r["total"]
+            shown[key] = shown.get(key, 0) + r["accesses"]
+            listed.setdefault(key, []).append(
+                {"proto": key[0], "port": key[1], "sport": r["sport"], "accesses": r["accesses"],
+                 "share": r["accesses"] / r["total"], "rank": r["rank"]})
         for key in chosen:
-            items = sorted(by_port.get(key, []), key=lambda x: (-x[1], -1 if x[0] is None
-                                                                else x[0]))
-            total = sum(a for _, a in items)
-            ranks = rank_desc(pa.array([a for _, a in items], pa.int64())).to_pylist()
-            shown = items[: params.top_sports]
-            for (s, a), r in zip(shown, ranks, strict=False):
-                rows.append({"proto": key[0], "port": key[1], "sport": s, "accesses": a,
-                             "share": a / total, "rank": r})
-            rest = sum(a for _, a in items[params.top_sports:])
+            items = sorted(listed.get(key, []), key=lambda x: (-x["accesses"], x["sport"]))
+            rows.extend(items)
+            rest = totals.get(key, 0) - shown.get(key, 0)
             if rest:
                 rows.append({"proto": key[0], "port": key[1], "sport": None, "accesses": rest,
-                             "share": rest / total, "rank": None})
+                             "share": rest / totals[key], "rank": None})
     base = pa.schema([fl for fl in SCHEMA if fl.name != "label"])
     out = add_port_label(pa.Table.from_pylist(rows, schema=base))
     return finish(out, SCHEMA, params)
