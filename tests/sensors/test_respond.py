@@ -171,3 +171,27 @@ def test_responder_keeps_segments_within_budget(tmp_path: Path) -> None:
     assert (stats.recorded, stats.segments_written) == (3, 3)
     assert stats.segments_deleted == 2 and t.num_rows == 1
     assert t.column("classification").to_pylist() == ["telnet"]
+
+
+def test_shutdown_records_open_connections(tmp_path: Path) -> None:
+    params = Params(wait_seconds=30, flush_seconds=0.2)
+    r = Responder("r1", [("127.0.0.1", 0)], tmp_path / "seg", params)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(r.serve(stop))
+        while not r.bound:
+            await asyncio.sleep(0.01)
+        _, writer = await asyncio.open_connection("127.0.0.1", r.bound[0][1])
+        writer.write(b"USER root\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        stop.set()
+        await task
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+    row = pq.read_table(next((tmp_path / "seg").glob("payloads-*"))).to_pylist()[0]
+    assert (row["end"], row["bytes"]) == ("stop", b"USER root\r\n")

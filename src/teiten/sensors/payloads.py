@@ -49,7 +49,7 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("dport", pa.uint16(), "TCP destination port (original port under a redirect)"),
     ("bytes", pa.binary(), "first payload bytes the peer sent (capped)"),
     ("length", pa.uint32(), "bytes received before the sensor closed (at most the cap)"),
-    ("end", DICT_STRING, "why the sensor closed: eof, timeout, cap, error"),
+    ("end", DICT_STRING, "why the sensor closed: eof, timeout, cap, error, stop (shutdown)"),
     ("wait_ms", pa.uint32(), "milliseconds from accept to the first byte (null if none)"),
     ("classification", DICT_STRING, "protocol named by teiten.sensors.classify"),
     ("fields", pa.map_(pa.string(), pa.string()), "fields extracted by the classifier"),

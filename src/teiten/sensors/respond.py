@@ -146,6 +146,7 @@ class _Connection(asyncio.Protocol):
             transport.abort()  # RST: no data, no state kept
             return
         self.done = False
+        self.r.open_connections.add(self)
         self.t0 = time.time_ns()
         self.src = (peer[0], int(peer[1]))
         sock = transport.get_extra_info("socket")
@@ -153,7 +154,7 @@ class _Connection(asyncio.Protocol):
         orig = original_dst(sock) if self.r.redirected and sock is not None else None
         self.dst = orig if orig is not None else (local[0], int(local[1]))
         self.timer = asyncio.get_running_loop().call_later(
-            self.r.params.wait_seconds, self._finish, "timeout")
+            self.r.params.wait_seconds, self.finish, "timeout")
 
     def data_received(self, data: bytes) -> None:
         if self.done:
@@ -163,20 +164,22 @@ class _Connection(asyncio.Protocol):
         room = self.r.params.max_bytes - len(self.buf)
         self.buf += data[:room]
         if len(self.buf) >= self.r.params.max_bytes:
-            self._finish("cap")
+            self.finish("cap")
 
     def eof_received(self) -> bool:
-        self._finish("eof")
+        self.finish("eof")
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.done:
-            self._finish("error" if exc else "eof")
+            self.finish("error" if exc else "eof")
         if self.t0:
             self.r.stats.active -= 1
+            self.r.open_connections.discard(self)
             self.t0 = 0
 
-    def _finish(self, end: str) -> None:
+    def finish(self, end: str) -> None:
+        """Record the connection (``end`` says why) and close it."""
         if self.done:
             return
         self.done = True
@@ -224,6 +227,8 @@ class Responder:
         self._flushing: asyncio.Task[None] | None = None
         #: The (address, port) pairs actually bound (port 0 in an endpoint picks one).
         self.bound: list[tuple[str, int]] = []
+        #: Connections being read (at most ``max_connections``); finished on shutdown.
+        self.open_connections: set[_Connection] = set()
 
     # -- limits ----------------------------------------------------------------------------
 
@@ -307,6 +312,8 @@ class Responder:
         await stop.wait()
         for s in servers:
             s.close()
+        for conn in list(self.open_connections):
+            conn.finish("stop")  # record what they sent so far
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
