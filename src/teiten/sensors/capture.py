@@ -263,6 +263,8 @@ def sensor_for(sensor_id: str, registry: Any = None) -> Sensor:
     if registry is not None and sensor_id in registry:
         s: Sensor = registry[sensor_id]
         return s
+    if registry is not None:
+        log.warning("sensor %s is not in the registry: capturing every IP packet", sensor_id)
     return Sensor(id=sensor_id)
 
 
