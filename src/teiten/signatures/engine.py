@@ -48,7 +48,7 @@ from teiten.signatures.categories import CategoryMap
 from teiten.signatures.compiler import DEFAULT_PAYLOAD_CAP, Columns, CompiledRule
 from teiten.signatures.content import inspect
 from teiten.signatures.loader import RuleSet
-from teiten.signatures.threshold import TRACK_COLUMNS, keep_mask
+from teiten.signatures.threshold import TRACK_COLUMNS, factorize_rows, keep_mask
 
 IntArray = npt.NDArray[np.int64]
 
@@ -190,7 +190,9 @@ class Engine:
                 protos |= set(r.protos)
         self.content_protos = tuple(sorted(protos))
         self.stats = Stats()
-        self._pending: list[pa.Table] = []
+        self._tables: list[pa.Table] = []  # per batch: the rows any rule matched
+        self._matches: list[tuple[IntArray, IntArray]] = []  # (rule index, row in _tables)
+        self._offset = 0
 
     # -- matching -----------------------------------------------------------------------
     def match(self, table: pa.Table) -> None:
@@ -220,11 +222,20 @@ class Engine:
                     found.append((i, sub.root_rows()[m]))
         if self.content_rules:
             found += self._match_contents(table, cols)
+        if not found:
+            return
+        mark = np.zeros(table.num_rows, dtype=bool)
+        for _, rows in found:
+            mark[rows] = True
+        union = np.flatnonzero(mark)
         for i, rows in found:
             self.stats.matches += len(rows)
             sid = self.rules[i].rule.sid
             self.stats.per_rule_matches[sid] = self.stats.per_rule_matches.get(sid, 0) + len(rows)
-            self._pending.append(self._rows_table(table, cols, i, rows))
+            self._matches.append((np.full(len(rows), i, dtype=np.int64),
+                                  np.searchsorted(union, rows) + self._offset))
+        self._tables.append(self._rows_table(table, union))
+        self._offset += len(union)
 
     def _match_contents(self, table: pa.Table, cols: Columns) -> list[tuple[int, IntArray]]:
         plen = cols.get("payload_len")
@@ -272,7 +283,9 @@ class Engine:
             if not m.any():
                 continue
             local = local[m]
-            cand = np.unique(codes[local])
+            seen = np.zeros(nd, dtype=bool)
+            seen[codes[local]] = True
+            cand = np.flatnonzero(seen)
             ok = np.zeros(nd, dtype=bool)
             for pid in cand.tolist():
                 if pid not in payload_cache:
@@ -284,7 +297,8 @@ class Engine:
                 out.append((self.content_rules[j], prow[np.sort(hit)]))
         return out
 
-    def _rows_table(self, table: pa.Table, cols: Columns, i: int, rows: IntArray) -> pa.Table:
+    def _rows_table(self, table: pa.Table, rows: IntArray) -> pa.Table:
+        """The alert columns of the matched rows (taken once per batch for all rules)."""
         take = pa.array(rows)
         data: dict[str, pa.Array | pa.ChunkedArray] = {}
         for name in ALERT_PACKET_COLUMNS:
@@ -294,62 +308,72 @@ class Engine:
                 data[name] = col.cast(field_type) if col.type != field_type else col
             else:
                 data[name] = pa.nulls(len(rows), field_type)
-        r = self.rules[i]
-        if r.rule.contents:
+        if "payload" in table.column_names and "payload_len" in table.column_names:
             stored = pc.binary_length(table.column("payload").take(take)).fill_null(0)
-            wire = table.column("payload_len").take(take).cast(pa.int64())
-            trunc = pc.less(stored.cast(pa.int64()), wire)
+            wire = table.column("payload_len").take(take).cast(pa.int64()).fill_null(0)
+            data["_trunc"] = pc.less(stored.cast(pa.int64()), wire)
         else:
-            trunc = pa.array(np.zeros(len(rows), dtype=bool))
-        data["payload_truncated"] = trunc
-        data["_rule"] = pa.array(np.full(len(rows), i, dtype=np.int32))
+            data["_trunc"] = pa.array(np.zeros(len(rows), dtype=bool))
         return pa.table(data)
 
     # -- thresholds and output ----------------------------------------------------------
     def finish(self) -> pa.Table:
         """Apply thresholds in time order and return the alerts table (sorted by time)."""
-        if not self._pending:
+        if not self._tables:
             return ALERT_SCHEMA.empty_table()
-        allm = pa.concat_tables(self._pending)
-        self._pending = []
-        rule_idx = allm.column("_rule").to_numpy()
-        keep = np.ones(allm.num_rows, dtype=bool)
-        cols = Columns(allm)
-        for i in np.unique(rule_idx).tolist():
-            thr = self.rules[i].rule.threshold
-            if thr is None:
-                continue
-            rows = np.flatnonzero(rule_idx == i)
-            sub = cols.take(rows)
-            key = _track_key(sub, TRACK_COLUMNS[thr.track])
-            ports = (sub.get("dport" if thr.unique_on == "dst_port" else "sport")
-                     .astype(np.int64) if thr.unique_on else np.zeros(len(rows), np.int64))
-            keep[rows] = keep_mask(thr, key, sub.get("ts").astype(np.int64), ports)
-        allm = allm.filter(pa.array(keep))
-        idx = allm.column("_rule").to_numpy()
-        meta = [self.rules[i].rule for i in range(len(self.rules))]
-        out = {
-            "ts": allm.column("ts"), "sensor": allm.column("sensor"),
-            "sid": pa.array(np.array([m.sid for m in meta], np.int64)[idx]),
-            "gid": pa.array(np.array([m.gid for m in meta], np.int32)[idx]),
-            "rev": pa.array(np.array([m.rev for m in meta], np.int32)[idx]),
-            "msg": pa.DictionaryArray.from_arrays(pa.array(idx), pa.array([m.msg for m in meta]))
-            .cast(pa.string()),
-            "classtype": pa.DictionaryArray.from_arrays(
-                pa.array(idx), pa.array([m.classtype for m in meta], pa.string()))
-            .cast(pa.string()),
-            "category": pa.DictionaryArray.from_arrays(
-                pa.array(idx), pa.array([self.categories.category(m) for m in meta]))
-            .cast(pa.string()),
+        rows_t = pa.concat_tables(self._tables)
+        rule_idx = np.concatenate([r for r, _ in self._matches])
+        row_idx = np.concatenate([m for _, m in self._matches])
+        self._tables, self._matches, self._offset = [], [], 0
+        keep = np.ones(len(rule_idx), dtype=bool)
+        cols = Columns(rows_t)
+        codes_cache: dict[str, IntArray] = {}
+        thr_rules = [i for i, r in enumerate(self.rules) if r.rule.threshold is not None]
+        if thr_rules:
+            by_rule = np.argsort(rule_idx, kind="stable")
+            bounds = np.searchsorted(rule_idx[by_rule], np.arange(len(self.rules) + 1))
+            ts_all = cols.get("ts").astype(np.int64)
+            for i in thr_rules:
+                sel = by_rule[bounds[i]:bounds[i + 1]]
+                if not len(sel):
+                    continue
+                thr = self.rules[i].rule.threshold
+                assert thr is not None
+                if thr.track not in codes_cache:
+                    codes_cache[thr.track] = factorize_rows(
+                        _track_key(cols, TRACK_COLUMNS[thr.track]))
+                r = row_idx[sel]
+                ports = (cols.get("dport" if thr.unique_on == "dst_port" else "sport")[r]
+                         .astype(np.int64) if thr.unique_on else np.zeros(len(r), np.int64))
+                keep[sel] = keep_mask(thr, codes_cache[thr.track][r].reshape(-1, 1), ts_all[r],
+                                      ports)
+        rule_idx, row_idx = rule_idx[keep], row_idx[keep]
+        base = rows_t.take(pa.array(row_idx))
+        meta = [r.rule for r in self.rules]
+        has_contents = np.array([bool(m.contents) for m in meta])
+        trunc = np.asarray(base.column("_trunc").to_numpy(zero_copy_only=False), dtype=bool)
+        idx = pa.array(rule_idx.astype(np.int32))
+        out: dict[str, pa.Array | pa.ChunkedArray] = {
+            "sid": pa.array(np.array([m.sid for m in meta], np.int64)[rule_idx]),
+            "gid": pa.array(np.array([m.gid for m in meta], np.int32)[rule_idx]),
+            "rev": pa.array(np.array([m.rev for m in meta], np.int32)[rule_idx]),
+            "msg": _labels(idx, [m.msg for m in meta]),
+            "classtype": _labels(idx, [m.classtype for m in meta]),
+            "category": _labels(idx, [self.categories.category(m) for m in meta]),
+            "payload_truncated": pa.array(trunc & has_contents[rule_idx]),
         }
         for name in ALERT_SCHEMA.names:
             if name not in out:
-                out[name] = allm.column(name)
+                out[name] = base.column(name)
         alerts = pa.table({n: out[n] for n in ALERT_SCHEMA.names}).cast(ALERT_SCHEMA)
         alerts = alerts.sort_by([("ts", "ascending"), ("sid", "ascending")])
         self.stats.alerts = alerts.num_rows
         self.stats.truncated_alerts = int(pc.sum(alerts.column("payload_truncated")).as_py() or 0)
         return alerts
+
+
+def _labels(idx: pa.Array, values: list[str | None]) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(idx, pa.array(values, pa.string())).cast(pa.string())
 
 
 def _track_key(cols: Columns, names: tuple[str, ...]) -> IntArray:

@@ -105,7 +105,7 @@ def keep_mask(thr: Threshold, key: npt.NDArray[np.int64], ts: npt.NDArray[np.int
     n = len(ts)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    codes = factorize_rows(key)
+    codes = key[:, 0].astype(np.int64) if key.shape[1] == 1 else factorize_rows(key)
     t = ts.astype(np.int64, copy=False)
     if n > 1 and bool(np.all(t[1:] >= t[:-1])):
         order = np.argsort(codes, kind="stable")
