@@ -90,7 +90,8 @@ def expected(linktype: int, frame: bytes, payload_cap: int = 512) -> dict[str, A
             icmp = dpkt.icmp.ICMP(l4) if row["proto"] == 1 else dpkt.icmp6.ICMP6(l4)
             row.update(icmp_type=icmp.type, icmp_code=icmp.code)
             hdr = 8
-            if (row["proto"] == 1 and icmp.type in ECHO4) or (row["proto"] == 58 and icmp.type in (128, 129)):
+            echo6 = row["proto"] == 58 and icmp.type in (128, 129)
+            if (row["proto"] == 1 and icmp.type in ECHO4) or echo6:
                 row["icmp_id"], row["icmp_seq"] = struct.unpack(">HH", l4[4:8])
             elif row["proto"] == 1 and icmp.type in ERRORS4:
                 inner = dpkt.ip.IP(l4[8:])

@@ -37,7 +37,7 @@ def test_pcap_interface_describes_the_file() -> None:
 
 def test_pcap_counts_records_and_bytes() -> None:
     data = pcap([FRAME] * 5)
-    rows, reader = _rows(data)
+    _, reader = _rows(data)
     assert (reader.records, reader.packets, reader.bytes_read) == (5, 5, len(data))
 
 

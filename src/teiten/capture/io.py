@@ -56,8 +56,11 @@ class _Prefixed(io.RawIOBase):
 
 
 class _Decompressor(Protocol):
-    eof: bool
-    unused_data: bytes
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
 
     def decompress(self, data: bytes) -> bytes: ...
 
@@ -210,8 +213,10 @@ def open_decompressed(raw: BinaryIO) -> DecompressedStream:
             _IncrementalReader(source, lambda: zlib.decompressobj(wbits=31)), "gzip"
         )
     if head.startswith(XZ_MAGIC):
-        return DecompressedStream(_IncrementalReader(source, lzma.LZMADecompressor), "xz")
+        return DecompressedStream(_IncrementalReader(source, lambda: lzma.LZMADecompressor()),
+                                  "xz")
     if head.startswith(ZSTD_MAGIC):
-        make = zstandard.ZstdDecompressor().decompressobj
-        return DecompressedStream(_IncrementalReader(source, make), "zstd")
+        dctx = zstandard.ZstdDecompressor()
+        return DecompressedStream(_IncrementalReader(source, lambda: dctx.decompressobj()),
+                                  "zstd")
     return DecompressedStream(source, None)
