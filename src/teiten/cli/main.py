@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "signatures": "teiten.cli.signatures_cmd",
     "sensor": "teiten.cli.sensor_cmd",
     "simulate": "teiten.cli.simulate_cmd",
+    "report": "teiten.cli.report_cmd",
 }
 
 
