@@ -95,7 +95,8 @@ def plan_events(
         ports = list(spec.get("ports", [80, 443, 53, 22, 25, 8080]))
         for k in range(len(src)):
             atype = types[int(rng.choice(len(types), p=tw))]
-            low = rng.random() < below
+            # every k-th attack stays below the thresholds (at least one when there are two)
+            low = below > 0 and k % max(2, round(1 / below)) == 1
             if low:  # one of the three ways to miss corsaro's thresholds
                 how = int(rng.integers(3))
                 dur_s = float(rng.uniform(15, 50)) if how == 0 else float(rng.uniform(120, 900))

@@ -56,9 +56,11 @@ def population(world: World, kind: str, proto: int, gs: I64, dst: U32, ts: I64,
     ip_id = _ip_id(world, gs, ts, rng)
     frag = np.where(S.df[gs], IP_DF, 0).astype(np.uint16)
     if kind == "mirai":
-        # seq = destination address; 23, every tenth probe of a bot to 2323; no options
-        rank = _rank_within(gs)
-        dport = np.where(rank % 10 == 0, 2323, 23).astype(np.uint16)
+        # seq = destination address; 23, every tenth probe of a bot to 2323; no options.
+        # A sensor sees a random sample of a bot's probe sequence: draw each packet's index
+        # in that sequence, and probes with index % 10 == 0 go to 2323.
+        probe = rng.integers(0, 1 << 30, n)
+        dport = np.where(probe % 10 == 0, 2323, 23).astype(np.uint16)
         return PacketColumns.make(src, dst, IP_PROTO_TCP, sport=S.sport[gs], dport=dport,
                                   flags=TH_SYN, seq=dst, win=S.win[gs], ttl=ttl,
                                   ip_id=rng.integers(0, 65536, n), ip_frag=0)
