@@ -83,7 +83,7 @@ def test_two_random_syns_are_not_unicornscan() -> None:
 
 def test_zmap_new_defaults() -> None:
     cols = syn(tcp_win=65535, tcp_opts=WIN_OPTS, tcp_mss=1460, tcp_wscale=8, ip_len=52, ttl=58)
-    assert labels(cols) == ["zmap"]
+    assert labels(cols) == ["zmap-new"]
 
 
 def test_generic_large_scale_scanner() -> None:
@@ -113,7 +113,7 @@ def _os_syns(rng: np.random.Generator, n: int) -> dict[str, Any]:
 def test_ordinary_os_traffic_never_masscan_zmap_mirai() -> None:
     rng = np.random.default_rng(5)
     out = labels(_os_syns(rng, 150_000))
-    assert not {"masscan", "zmap-old", "zmap", "mirai"} & set(out)
+    assert not {"masscan", "zmap-old", "zmap-new", "mirai"} & set(out)
 
 
 def test_nmap_probes_never_masscan_zmap_mirai() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from teiten.core.errors import UsageError
-from teiten.core.periods import DEFAULT_TZ, Period, parse_period
+from teiten.core.periods import DEFAULT_TZ, parse_period
 
 
 def register(sub: Any) -> None:
@@ -43,21 +43,6 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)  # fmt: skip
 
 
-def monitored_v4(registry: Any, period: Period) -> int | None:
-    """IPv4 addresses the registry's sensors monitor at the period start (None if unknown)."""
-    total = 0
-    at = period.start_ns
-    for sensor in registry:
-        if sensor.monitors_everything:
-            return None
-        total += sum(
-            b.network.num_addresses
-            for b in sensor.addresses
-            if b.version == 4 and b.valid_from_ns <= at < b.valid_until_ns
-        )
-    return total or None
-
-
 def _print_table(name: str, table: pa.Table, limit: int) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -73,7 +58,7 @@ def _print_table(name: str, table: pa.Table, limit: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the requested detections."""
-    from teiten.detections import DETECTIONS, make_params
+    from teiten.detections import DETECTIONS, make_params, monitored_v4
     from teiten.detections import run as run_detection
     from teiten.store import open_store
 

@@ -57,3 +57,19 @@ def run(name: str, packets: Any, period: Period | None, params: Any = None, **kw
         packets, period, params if params is not None else mod.Params(), **kw
     )
     return table
+
+
+def monitored_v4(registry: Any, period: Period) -> int | None:
+    """IPv4 addresses the registry's sensors monitor at the period start (None if unknown:
+    a sensor without declared addresses monitors everything it sees)."""
+    total = 0
+    at = period.start_ns
+    for sensor in registry.values():
+        if sensor.monitors_everything:
+            return None
+        total += sum(
+            b.network.num_addresses
+            for b in sensor.addresses
+            if b.version == 4 and b.valid_from_ns <= at < b.valid_until_ns
+        )
+    return total or None

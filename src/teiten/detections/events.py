@@ -15,9 +15,12 @@ kind                  rule (thresholds in :class:`Params`)
                       targets that day, s and t their daily means over the baseline; ISC
                       compares a day with the previous 30) reaches ``trend_min`` or the day has
                       ``surge_ratio`` × the baseline median; at least ``min_day_packets``
+                      and ``surge_min_sources`` sources that day, twice the baseline's (or
+                      ``surge_min_days`` surge days)
 ``single-source``     one source accounts for at least ``driver_share`` of a port's increase
                       over the previous period (checked on surges, entrants, jumps, and ports
-                      up ``min_increase`` with at least ``min_packets``)
+                      up ``min_increase`` with at least ``min_packets`` ranked in the top
+                      ``driver_max_rank``)
 ``single-prefix``     the same for one /24, when no single source does
 ``dominant-sport``    one source port carries at least ``sport_share`` of a checked port's
                       packets (the NPA's 1521/TCP from source port 6000)
@@ -91,10 +94,18 @@ class Params:
         Alternatively, the day's packets over the baseline median (floored at 1).
     min_day_packets : int
         Least packets on a surge day.
+    surge_min_sources : int
+        Least sources on a surge day, which must also be at least twice the baseline's daily
+        sources — unless the surge lasts ``surge_min_days`` days (a burst from one scanner is
+        a scan campaign, reported by the scans detection).
+    surge_min_days : int
+        Surge days that make a surge without a rise in sources (a sustained single source).
     min_packets : int
         Least packets in the period for a port to be checked for drivers.
     min_increase : float
         Relative change (0.5 = +50 %) for checking drivers and for signature trends.
+    driver_max_rank : int
+        Ports that grew are checked for drivers only when ranked this high now.
     driver_share : float
         Share of the increase from one source (or /24).
     sport_share : float
@@ -107,8 +118,11 @@ class Params:
     trend_min: float = 6.0
     surge_ratio: float = 10.0
     min_day_packets: int = 50
+    surge_min_sources: int = 5
+    surge_min_days: int = 3
     min_packets: int = 50
     min_increase: float = 0.5
+    driver_max_rank: int = 20
     driver_share: float = 0.5
     sport_share: float = 0.9
 
@@ -256,6 +270,10 @@ def _dimension(
         strong = (trend >= params.trend_min) & (s_mean[:, None] <= S)
         strong |= cur >= params.surge_ratio * np.maximum(med, 1.0)[:, None]
         hit = spike & strong
+        # a burst from one scanner is a scan campaign (the scans detection reports it), not a
+        # surge: a surge day needs the sources to (at least) double, or the surge to last
+        many = (params.surge_min_sources <= S) & (2 * s_mean[:, None] <= S)
+        hit &= many | (hit.sum(axis=1) >= params.surge_min_days)[:, None]
         for i in cand.tolist():
             if not hit[i].any():
                 continue
@@ -273,6 +291,7 @@ def _dimension(
             ))  # fmt: skip
             flagged[klist[i]] = ref_of[klist[i]]
     grow = (now >= params.min_packets) & (now >= (1 + params.min_increase) * prev)
+    grow &= (r_now > 0) & (r_now <= params.driver_max_rank)
     for i in np.flatnonzero(grow).tolist():
         flagged.setdefault(klist[i], ref_of[klist[i]])
     return events, flagged

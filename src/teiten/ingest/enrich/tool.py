@@ -16,7 +16,7 @@ label               rule
                     one source in the chunk (>= 2 with Unicornscan's window 4128); dst tried in
                     both byte orders
 ``nmap``            window 1024, options exactly MSS (1460), observed TTL <= 59 (initial 37–59)
-``zmap``            ZMap v4.1+ defaults (random IP ID): window 65535, options MSS 1460, NOP,
+``zmap-new``        ZMap v4.1+ defaults (random IP ID): window 65535, options MSS 1460, NOP,
                     WS 8, NOP, NOP, SACK-permitted, IP length 52, observed TTL <= 64, ack 0
                     (weaker, multi-field heuristic)
 ``generic-scanner`` corsaro's large-scale-scan filter: no options, window 1024, TTL >= 200
@@ -58,7 +58,7 @@ from teiten.ingest.enrich.traffic_class import (
 )
 
 ZMAP_OLD: Final = "zmap-old"
-ZMAP: Final = "zmap"
+ZMAP: Final = "zmap-new"
 MASSCAN: Final = "masscan"
 MIRAI: Final = "mirai"
 UNICORNSCAN: Final = "unicornscan"
