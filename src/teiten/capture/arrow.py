@@ -15,7 +15,7 @@ import pyarrow as pa
 from teiten.capture import decode as k
 from teiten.core.schema import DECODED_SCHEMA
 
-#: Integer columns of the schema and their (width, matrix row, validity row).
+#: Integer columns of the schema and their (width, matrix row, validity group).
 INT_COLUMNS: Final[dict[str, tuple[int, int, int]]] = {
     name: (width, *slot)
     for width, names in (
@@ -41,10 +41,12 @@ def _validity(valid: npt.NDArray[np.uint8]) -> tuple[pa.Buffer | None, int]:
 
 
 def _binary(
-    valid: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int32], data: npt.NDArray[np.uint8]
+    validity: tuple[pa.Buffer | None, int],
+    n: int,
+    offsets: npt.NDArray[np.int32],
+    data: npt.NDArray[np.uint8],
 ) -> pa.Array:
-    n = valid.size
-    bitmap, nulls = _validity(valid)
+    bitmap, nulls = validity
     used = int(offsets[n])
     return pa.Array.from_buffers(
         pa.binary(), n, [bitmap, pa.py_buffer(offsets[: n + 1]), pa.py_buffer(data[:used].copy())],
@@ -70,31 +72,33 @@ def build_batch(
     of fixed-width values: the arrays keep the kernel's matrices alive)."""
     matrices: dict[int, npt.NDArray[np.uint8] | npt.NDArray[np.uint16] | npt.NDArray[np.uint32]]
     matrices = {8: M8, 16: M16, 32: M32}
+    groups = {g: _validity(V[g, :n]) for g in range(k.N_VALID)}
+    groups[k.ALWAYS] = (None, 0)
     arrays: list[pa.Array] = []
     for field in DECODED_SCHEMA:
         name = field.name
         if name in INT_COLUMNS:
-            width, row, vrow = INT_COLUMNS[name]
-            bitmap, nulls = _validity(V[vrow, :n])
+            width, row, group = INT_COLUMNS[name]
+            bitmap, nulls = groups[group]
             values = matrices[width][row, :n]
             arrays.append(
                 pa.Array.from_buffers(field.type, n, [bitmap, pa.py_buffer(values)], nulls)
             )
         elif name == "ts":
-            bitmap, nulls = _validity(V[k.V_TS, :n])
+            bitmap, nulls = groups[k.G_TS]
             arrays.append(
                 pa.Array.from_buffers(field.type, n, [bitmap, pa.py_buffer(ts[:n])], nulls)
             )
         elif name in ("src6", "dst6"):
-            vrow, values6 = (k.V_SRC6, s6) if name == "src6" else (k.V_DST6, d6)
-            bitmap, nulls = _validity(V[vrow, :n])
+            values6 = s6 if name == "src6" else d6
+            bitmap, nulls = groups[k.G_V6]
             arrays.append(
                 pa.Array.from_buffers(field.type, n, [bitmap, pa.py_buffer(values6[:n])], nulls)
             )
         elif name == "tcp_opts":
-            arrays.append(_binary(V[k.V_OPTS, :n], opt_off, opts))
+            arrays.append(_binary(groups[k.G_OPTS], n, opt_off, opts))
         elif name == "payload":
-            arrays.append(_binary(V[k.PLEN[1], :n], pay_off, pay))
+            arrays.append(_binary(groups[k.G_PLEN], n, pay_off, pay))
         else:  # pragma: no cover - the schema and this module are kept in step by tests
             raise AssertionError(f"no builder for column {name}")
     return pa.RecordBatch.from_arrays(arrays, schema=DECODED_SCHEMA)

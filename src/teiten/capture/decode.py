@@ -33,23 +33,30 @@ from teiten.capture import damage as d
 from teiten.capture.framing import TS_NONE
 from teiten.capture.linktypes import l3_start
 
-# Output slots: (row in its width's matrix, row in the validity matrix).
-# uint8 matrix rows
-IPV, PROTO, ITYPE, ICODE, FLAGS, TTL, IPFLAGS, FRAG, WS, IPROTO = ((r, r) for r in range(10))
-# uint16 matrix rows
-(SPORT, DPORT, IPID, IPLEN, WIN, MSS, IID, ISEQ, PLEN, ISPORT, IDPORT,
- IFACE) = ((r, 10 + r) for r in range(12))
-# uint32 matrix rows
-SRC, DST, SEQ, ACK, ISRC, IDST, WIRE = ((r, 22 + r) for r in range(7))
+# Validity groups: columns that are valid together share one validity row (and bitmap).
+(G_V4, G_V6, G_PORTS, G_TCP, G_OPTS, G_MSS, G_WS, G_ICMP, G_ECHO, G_INNER, G_IPORTS, G_PLEN,
+ G_TS) = range(13)
+N_VALID: Final = 13
+ALWAYS: Final = -1  # valid in every row (IP header fields every packet has)
+
+# Output slots: (row in the matrix of the column's width, validity group).
+IPV, PROTO, ITYPE, ICODE, FLAGS, TTL, IPFLAGS, FRAG, WS, IPROTO = zip(
+    range(10),
+    (ALWAYS, ALWAYS, G_ICMP, G_ICMP, G_TCP, ALWAYS, G_V4, ALWAYS, G_WS, G_INNER),
+    strict=True,
+)
+SPORT, DPORT, IPID, IPLEN, WIN, MSS, IID, ISEQ, PLEN, ISPORT, IDPORT, IFACE = zip(
+    range(12),
+    (G_PORTS, G_PORTS, G_V4, ALWAYS, G_TCP, G_MSS, G_ECHO, G_ECHO, G_PLEN, G_IPORTS, G_IPORTS,
+     ALWAYS),
+    strict=True,
+)
+SRC, DST, SEQ, ACK, ISRC, IDST, WIRE = zip(
+    range(7), (G_V4, G_V4, G_TCP, G_TCP, G_INNER, G_INNER, ALWAYS), strict=True
+)
 N8: Final = 10
 N16: Final = 12
 N32: Final = 7
-# validity-only rows
-V_TS: Final = 29
-V_SRC6: Final = 30
-V_DST6: Final = 31
-V_OPTS: Final = 32
-N_VALID: Final = 33
 
 PROTO_ICMP: Final = 1
 PROTO_TCP: Final = 6
@@ -80,9 +87,8 @@ def _u32(b, p):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always", cache=True)
-def _put(M, V, c, j, v):  # type: ignore[no-untyped-def]
+def _put(M, c, j, v):  # type: ignore[no-untyped-def]
     M[c[0], j] = v
-    V[c[1], j] = 1
 
 
 @njit(inline="always", cache=True)
@@ -137,12 +143,13 @@ def decode(  # type: ignore[no-untyped-def]
                 continue
             fo = _u16(buf, l3 + 6)
             proto = np.int64(buf[l3 + 9])
-            _put(M32, V, SRC, j, _u32(buf, l3 + 12))
-            _put(M32, V, DST, j, _u32(buf, l3 + 16))
-            _put(M16, V, IPID, j, _u16(buf, l3 + 4))
-            _put(M8, V, IPFLAGS, j, fo >> 13)
-            _put(M16, V, IPLEN, j, tot)
-            _put(M8, V, TTL, j, buf[l3 + 8])
+            V[G_V4, j] = 1
+            _put(M32, SRC, j, _u32(buf, l3 + 12))
+            _put(M32, DST, j, _u32(buf, l3 + 16))
+            _put(M16, IPID, j, _u16(buf, l3 + 4))
+            _put(M8, IPFLAGS, j, fo >> 13)
+            _put(M16, IPLEN, j, tot)
+            _put(M8, TTL, j, buf[l3 + 8])
             if fo & 0x1FFF:
                 frag = 2
             elif fo & 0x2000:
@@ -157,13 +164,12 @@ def decode(  # type: ignore[no-untyped-def]
                 continue
             plen = _u16(buf, l3 + 4)
             nh = np.int64(buf[l3 + 6])
-            _put(M8, V, TTL, j, buf[l3 + 7])
-            _put(M16, V, IPLEN, j, min(plen + 40, 65535))
+            _put(M8, TTL, j, buf[l3 + 7])
+            _put(M16, IPLEN, j, min(plen + 40, 65535))
             for k in range(16):
                 s6[j, k] = buf[l3 + 8 + k]
                 d6[j, k] = buf[l3 + 24 + k]
-            V[V_SRC6, j] = 1
-            V[V_DST6, j] = 1
+            V[G_V6, j] = 1
             ip_end = l3 + 40 + plen
             q = l3 + 40
             for _ in range(64):
@@ -195,9 +201,9 @@ def decode(  # type: ignore[no-untyped-def]
             l4 = q
             if plen + 40 > on_wire:
                 kept = d.IP_LENGTH_EXCEEDS_FRAME
-        _put(M8, V, IPV, j, ipv)
-        _put(M8, V, PROTO, j, proto)
-        _put(M8, V, FRAG, j, frag)
+        _put(M8, IPV, j, ipv)
+        _put(M8, PROTO, j, proto)
+        _put(M8, FRAG, j, frag)
         ip_pay = max(ip_end - l4, 0)
         end = min(lim, ip_end)  # captured bytes of this IP packet (no link-layer padding)
         avail = end - l4
@@ -211,12 +217,14 @@ def decode(  # type: ignore[no-untyped-def]
                 kept = d.TRUNCATED_L4_HEADER
                 l4ok = False
             else:
-                _put(M16, V, SPORT, j, _u16(buf, l4))
-                _put(M16, V, DPORT, j, _u16(buf, l4 + 2))
-                _put(M32, V, SEQ, j, _u32(buf, l4 + 4))
-                _put(M32, V, ACK, j, _u32(buf, l4 + 8))
-                _put(M8, V, FLAGS, j, buf[l4 + 13])
-                _put(M16, V, WIN, j, _u16(buf, l4 + 14))
+                V[G_PORTS, j] = 1
+                V[G_TCP, j] = 1
+                _put(M16, SPORT, j, _u16(buf, l4))
+                _put(M16, DPORT, j, _u16(buf, l4 + 2))
+                _put(M32, SEQ, j, _u32(buf, l4 + 4))
+                _put(M32, ACK, j, _u32(buf, l4 + 8))
+                _put(M8, FLAGS, j, buf[l4 + 13])
+                _put(M16, WIN, j, _u16(buf, l4 + 14))
                 doff = (int(buf[l4 + 12]) >> 4) * 4
                 hdr = 20
                 if doff < 20:
@@ -225,7 +233,7 @@ def decode(  # type: ignore[no-untyped-def]
                     hdr = doff
                     if doff > ip_pay:
                         kept = d.BAD_TCP_HEADER
-                    V[V_OPTS, j] = 1
+                    V[G_OPTS, j] = 1
                     k = l4 + 20
                     kend = min(l4 + doff, end)
                     while k < kend:
@@ -243,17 +251,20 @@ def decode(  # type: ignore[no-untyped-def]
                         if ln < 2:
                             break
                         if kind == TCP_OPT_MSS and ln == 4 and k + 4 <= kend:
-                            _put(M16, V, MSS, j, _u16(buf, k + 2))
+                            _put(M16, MSS, j, _u16(buf, k + 2))
+                            V[G_MSS, j] = 1
                         elif kind == TCP_OPT_WSCALE and ln == 3 and k + 3 <= kend:
-                            _put(M8, V, WS, j, buf[k + 2])
+                            _put(M8, WS, j, buf[k + 2])
+                            V[G_WS, j] = 1
                         k += ln
         elif proto == PROTO_UDP:
             if avail < 8:
                 kept = d.TRUNCATED_L4_HEADER
                 l4ok = False
             else:
-                _put(M16, V, SPORT, j, _u16(buf, l4))
-                _put(M16, V, DPORT, j, _u16(buf, l4 + 2))
+                V[G_PORTS, j] = 1
+                _put(M16, SPORT, j, _u16(buf, l4))
+                _put(M16, DPORT, j, _u16(buf, l4 + 2))
                 hdr = 8
         elif proto in (PROTO_ICMP, PROTO_ICMP6):
             if avail < 4:
@@ -261,39 +272,44 @@ def decode(  # type: ignore[no-untyped-def]
                 l4ok = False
             else:
                 t = np.int64(buf[l4])
-                _put(M8, V, ITYPE, j, t)
-                _put(M8, V, ICODE, j, buf[l4 + 1])
+                V[G_ICMP, j] = 1
+                _put(M8, ITYPE, j, t)
+                _put(M8, ICODE, j, buf[l4 + 1])
                 hdr = 8
                 if avail < 8:
                     kept = d.TRUNCATED_L4_HEADER
                 elif _icmp_has_id(proto, t):
-                    _put(M16, V, IID, j, _u16(buf, l4 + 4))
-                    _put(M16, V, ISEQ, j, _u16(buf, l4 + 6))
+                    V[G_ECHO, j] = 1
+                    _put(M16, IID, j, _u16(buf, l4 + 4))
+                    _put(M16, ISEQ, j, _u16(buf, l4 + 6))
                 elif proto == PROTO_ICMP and (t == 3 or t == 4 or t == 5 or t == 11 or t == 12):
                     e = l4 + 8
                     if avail >= 28 and (buf[e] >> 4) == 4 and (buf[e] & 15) >= 5:
                         ihl2 = (np.int64(buf[e]) & 15) * 4
                         iproto = np.int64(buf[e + 9])
-                        _put(M8, V, IPROTO, j, iproto)
-                        _put(M32, V, ISRC, j, _u32(buf, e + 12))
-                        _put(M32, V, IDST, j, _u32(buf, e + 16))
+                        V[G_INNER, j] = 1
+                        _put(M8, IPROTO, j, iproto)
+                        _put(M32, ISRC, j, _u32(buf, e + 12))
+                        _put(M32, IDST, j, _u32(buf, e + 16))
                         if (iproto in (PROTO_TCP, PROTO_UDP)) and avail >= 12 + ihl2:
-                            _put(M16, V, ISPORT, j, _u16(buf, e + ihl2))
-                            _put(M16, V, IDPORT, j, _u16(buf, e + ihl2 + 2))
+                            V[G_IPORTS, j] = 1
+                            _put(M16, ISPORT, j, _u16(buf, e + ihl2))
+                            _put(M16, IDPORT, j, _u16(buf, e + ihl2 + 2))
         opt_off[j + 1] = op
         if l4ok:
             plen_wire = max(ip_pay - hdr, 0)
-            _put(M16, V, PLEN, j, plen_wire)
+            V[G_PLEN, j] = 1
+            _put(M16, PLEN, j, plen_wire)
             start = l4 + hdr
             cnt = min(payload_cap, plen_wire, end - start)
             for k in range(max(cnt, 0)):
                 pay[pp + k] = buf[start + k]
             pp += max(cnt, 0)
         pay_off[j + 1] = pp
-        _put(M32, V, WIRE, j, r_wire[i])
-        _put(M16, V, IFACE, j, r_if[i])
+        _put(M32, WIRE, j, r_wire[i])
+        _put(M16, IFACE, j, r_if[i])
         ts_out[j] = r_ts[i]
-        V[V_TS, j] = r_ts[i] != TS_NONE
+        V[G_TS, j] = r_ts[i] != TS_NONE
         status[i] = kept
         j += 1
     return j
