@@ -1,0 +1,207 @@
+"""Detection speed: all of ``teiten.detections`` over a month of packets, and the growth with size.
+
+Generates a month of darknet-like packets with a fixed seed as Parquet files (background SYNs
+from ~200k sources over a long tail of ports, a few thousand scanners, Mirai bots, SYN/ACK, RST
+and ICMP backscatter from DDoS victims), opens them through DuckDB like a store
+(``read_parquet`` view), then times every detection (backscatter, scans, tools, events,
+diurnal) at each size and prints the growth factor per 10x packets.
+
+Side by side on the smallest size: a naive implementation of the two sessionising detections
+(backscatter and scans) — a per-packet Python loop over time-sorted rows with dictionaries,
+the way a first script would do it — and the ratio.
+
+Usage::
+
+    .venv/bin/python bench/bench_detect.py                 # 1M and 3M packets
+    .venv/bin/python bench/bench_detect.py --full          # 10M, 30M, 100M packets
+    .venv/bin/python bench/bench_detect.py --sizes 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from teiten.core.periods import Period
+from teiten.detections import DETECTIONS, make_params
+from teiten.detections import run as run_detection
+
+SEED = 20261122
+MONTH = Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC")
+T0 = int(np.datetime64("2026-10-01", "ns").astype(np.int64))
+SPAN = 31 * 86400 * 10**9
+MONITORED = 65536  # a /16 telescope: 10.0.0.0/16
+PORTS = np.array([445, 23, 22, 3389, 1433, 80, 135, 139, 5900, 8080, 443, 2323, 21, 25, 53])
+COUNTRIES = np.array(["CN", "US", "JP", "RU", "TW", "KR", "BR", "DE", "IN", "VN"])
+
+
+def chunk(rng: np.random.Generator, n: int) -> pa.Table:
+    """``n`` packets: 80% background, 12% from 3,000 scanners, 3% Mirai, 5% backscatter
+    from 50 victims."""
+    kind = rng.choice(4, n, p=[0.80, 0.12, 0.03, 0.05])
+    src = np.where(kind == 0, 0x20000000 + rng.integers(0, 200_000, n),
+                   np.where(kind == 1, 0x30000000 + rng.integers(0, 3_000, n),
+                            np.where(kind == 2, 0x40000000 + rng.integers(0, 20_000, n),
+                                     0x50000000 + rng.integers(0, 50, n))))  # fmt: skip
+    # scanners run for an hour and victims are attacked for ten minutes, at a start time
+    # fixed per source (a hash of the address), so every chunk agrees
+    start = (src.astype(np.uint64) * np.uint64(2654435761) % np.uint64(SPAN - 4 * 3600 * 10**9))
+    burst = np.where(kind == 1, 3600, 600) * 10**9
+    ts = np.where((kind == 1) | (kind == 3), T0 + start.astype(np.int64)
+                  + (rng.random(n) * burst).astype(np.int64),
+                  T0 + rng.integers(0, SPAN, n))  # fmt: skip
+    dst = 0x0A000000 + rng.integers(0, MONITORED, n)
+    tail = rng.integers(1, 65536, n)
+    dport = np.where(rng.random(n) < 0.7, PORTS[rng.integers(0, len(PORTS), n)], tail)
+    dport = np.where(kind == 1, PORTS[(src - 0x30000000) % len(PORTS)], dport)
+    dport = np.where(kind == 2, np.where(rng.random(n) < 0.9, 23, 2323), dport)
+    back = kind == 3
+    dport = np.where(back, rng.integers(1024, 65536, n), dport)
+    sport = np.where(back, np.array([80, 443, 53, 22])[src % 4], rng.integers(1024, 65536, n))
+    proto = np.where(back & (src % 5 == 0), 1, 6).astype(np.uint8)
+    flags = np.where(back, np.where(src % 2 == 0, 0x12, 0x14), 0x02).astype(np.uint8)
+    seq = np.where(kind == 2, dst, rng.integers(0, 2**32, n))
+    tool = np.where(kind == 2, "mirai", np.where(kind == 1, "masscan", None))
+    cols = {
+        "ts": pa.array(ts, pa.timestamp("ns", "UTC")),
+        "ip_version": pa.array(np.full(n, 4), pa.uint8()),
+        "src": pa.array(src, pa.uint32()), "dst": pa.array(dst, pa.uint32()),
+        "proto": pa.array(proto, pa.uint8()),
+        "sport": pa.array(np.where(proto == 1, 0, sport), pa.uint16(), mask=proto == 1),
+        "dport": pa.array(np.where(proto == 1, 0, dport), pa.uint16(), mask=proto == 1),
+        "icmp_type": pa.array(np.zeros(n), pa.uint8(), mask=proto != 1),
+        "tcp_flags": pa.array(flags, pa.uint8(), mask=proto == 1),
+        "tcp_seq": pa.array(seq, pa.uint32()),
+        "inner_proto": pa.nulls(n, pa.uint8()), "inner_src": pa.nulls(n, pa.uint32()),
+        "inner_dst": pa.nulls(n, pa.uint32()), "inner_sport": pa.nulls(n, pa.uint16()),
+        "inner_dport": pa.nulls(n, pa.uint16()),
+        "country": pa.array(COUNTRIES[src % len(COUNTRIES)]).dictionary_encode(),
+        "tool": pa.array(tool, pa.string()).dictionary_encode(),
+    }  # fmt: skip
+    return pa.table(cols)
+
+
+def generate(n: int, out: Path) -> None:
+    """Write ``n`` packets as Parquet parts of up to 5M rows."""
+    rng = np.random.default_rng(SEED)
+    out.mkdir(parents=True, exist_ok=True)
+    done, part = 0, 0
+    while done < n:
+        m = min(5_000_000, n - done)
+        pq.write_table(chunk(rng, m), out / f"part-{part:04d}.parquet", row_group_size=1 << 20)
+        done += m
+        part += 1
+
+
+def connect(out: Path) -> Any:
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW packets AS SELECT * FROM read_parquet('{out}/*.parquet')")
+    return con
+
+
+def naive(con: Any) -> tuple[int, int, float]:
+    """Per-packet Python loops: backscatter vectors and (src, proto) scan campaigns."""
+    t0 = time.perf_counter()
+    rows = con.sql(
+        "SELECT epoch_ns(ts) AS ts, src, dst, proto, tcp_flags, icmp_type FROM packets"
+        " ORDER BY ts"
+    ).fetchall()
+    vectors: dict[int, list[Any]] = {}
+    attacks = 0
+    camps: dict[tuple[int, int], list[Any]] = {}
+    scans = 0
+    for ts, src, dst, proto, flags, itype in rows:
+        back = (proto == 6 and flags is not None and (flags & 4 or flags & 0x12 == 0x12)) or (
+            proto == 1 and itype in (0, 3, 4, 5, 11, 12, 14, 16, 18))
+        if back:
+            v = vectors.get(src)
+            if v is None or ts - v[1] > 300 * 10**9:
+                if v is not None and v[2] >= 25 and v[1] - v[0] >= 60 * 10**9:
+                    attacks += 1
+                v = vectors[src] = [ts, ts, 0]
+            v[1] = ts
+            v[2] += 1
+        elif proto == 6 and flags == 2:
+            c = camps.get((src, proto))
+            if c is None or ts - c[1] > 480 * 10**9:
+                if c is not None and len(c[2]) >= 25:
+                    scans += 1
+                c = camps[(src, proto)] = [ts, ts, set()]
+            c[1] = ts
+            c[2].add(dst)
+    attacks += sum(v[2] >= 25 and v[1] - v[0] >= 60 * 10**9 for v in vectors.values())
+    scans += sum(len(c[2]) >= 25 for c in camps.values())
+    return attacks, scans, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="*", default=None)
+    ap.add_argument("--full", action="store_true", help="10M, 30M and 100M packets")
+    ap.add_argument("--naive-max", type=int, default=3_000_000,
+                    help="largest size the naive loop runs on")
+    args = ap.parse_args()
+    sizes = args.sizes or ([10_000_000, 30_000_000, 100_000_000] if args.full
+                           else [1_000_000, 3_000_000])  # fmt: skip
+    tmp = Path(tempfile.mkdtemp(prefix="bench-detect-"))
+    totals: dict[int, float] = {}
+    try:
+        for n in sizes:
+            d = tmp / f"n{n}"
+            t0 = time.perf_counter()
+            generate(n, d)
+            print(f"\n{n:,} packets (generated in {time.perf_counter() - t0:.1f} s)")
+            con = connect(d)
+            total = 0.0
+            for name in DETECTIONS:
+                params = make_params(name, monitored_addresses=MONITORED)
+                t0 = time.perf_counter()
+                res = run_detection(name, con, MONTH, params)
+                dt = time.perf_counter() - t0
+                total += dt
+                print(f"  teiten {name:<12} {dt:7.2f} s  {res.num_rows:>8,} rows")
+            totals[n] = total
+            print(f"  teiten all detections {total:7.2f} s  ({n / total / 1e6:.2f} M packets/s)")
+            if n <= args.naive_max and n == sizes[0]:
+                b = run_detection("backscatter", con, MONTH,
+                                  make_params("backscatter", monitored_addresses=MONITORED))
+                s = run_detection("scans", con, MONTH,
+                                  make_params("scans", monitored_addresses=MONITORED))
+                t0 = time.perf_counter()
+                attacks, scans, dt = naive(con)
+                tb = t0 = time.perf_counter()
+                run_detection("backscatter", con, MONTH,
+                              make_params("backscatter", monitored_addresses=MONITORED))
+                run_detection("scans", con, MONTH,
+                              make_params("scans", monitored_addresses=MONITORED))
+                tv = time.perf_counter() - tb
+                print(f"  naive Python loop (backscatter+scans) {dt:7.2f} s "
+                      f"({attacks} vectors >=25 pkts, {scans} campaigns >=25 dsts; teiten "
+                      f"{b.num_rows} attacks, {s.num_rows} campaigns) vs teiten {tv:.2f} s: "
+                      f"x{dt / tv:.1f}")  # fmt: skip
+            con.close()
+            shutil.rmtree(d)
+        ns = sorted(totals)
+        for a, b in itertools.pairwise(ns):
+            print(f"growth {a:,} -> {b:,} packets (x{b / a:.1f}): "
+                  f"time x{totals[b] / totals[a]:.2f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
