@@ -77,6 +77,12 @@ def test_flags_not() -> None:
 
 def test_flags_zero() -> None:
     assert fl("0") == [0]
+    assert fl("!0") == [S, S | A, S | E | C, A, R, R | A, F | P | U, S | F]
+
+
+def test_flags_zero_ignores_the_mask() -> None:
+    # Suricata tests flags:0 on the raw flags, before removing ignored bits
+    assert FlagsTest.parse("0,12").test(np.array([0, E | C])).tolist() == [True, False]
 
 
 def test_flags_unknown_letter() -> None:

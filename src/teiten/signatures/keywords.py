@@ -114,11 +114,18 @@ class FlagsTest:
 
     def test(self, flags: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
         """Vectorised test over the ``tcp_flags`` column (Suricata ``src/detect-tcp-flags.c``)."""
-        f = flags.astype(np.int64, copy=False) & (~self.ignore & 0xFF)
+        raw = flags.astype(np.int64, copy=False)
         b = self.bits
-        if b == 0:  # ``flags:0``: no flag set (after the ignore mask)
-            out = f == 0
-        elif self.modifier == "+":
+        if b == 0:  # ``flags:0``: tested on the raw flags, before the ignore mask
+            if self.modifier == "!":
+                out = raw != 0
+            elif self.modifier == "*":
+                out = np.zeros(len(raw), dtype=bool)
+            else:
+                out = raw == 0
+            return np.asarray(out, dtype=np.bool_)
+        f = raw & (~self.ignore & 0xFF)
+        if self.modifier == "+":
             out = (f & b) == b
         elif self.modifier == "*":
             out = (f & b) != 0

@@ -20,8 +20,8 @@ Examples
 >>> import numpy as np
 >>> from teiten.signatures.rule import Threshold
 >>> ts = np.arange(8, dtype=np.int64) * 1_000_000_000
->>> keep_mask(Threshold("detection", "by_src", 4, 60), np.zeros((8, 1), np.int64), ts,
-...           np.zeros(8, np.int64)).sum()
+>>> int(keep_mask(Threshold("detection", "by_src", 4, 60), np.zeros((8, 1), np.int64), ts,
+...               np.zeros(8, np.int64)).sum())
 4
 """
 
