@@ -24,22 +24,26 @@ POOL_SIZE: Final = 4
 
 
 class Outputs:
-    """One set of kernel output arrays for up to ``cap`` rows."""
+    """One set of kernel output arrays for up to ``cap`` rows.
+
+    Values under nulls are whatever the memory held (Arrow leaves them undefined); the kernel
+    writes every value it marks valid, and the validity rows are zeroed before each use.
+    """
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
-        self.M8 = np.zeros((N8, cap), np.uint8)
-        self.M16 = np.zeros((N16, cap), np.uint16)
-        self.M32 = np.zeros((N32, cap), np.uint32)
-        self.V = np.zeros((N_VALID, cap), np.uint8)
-        self.ts = np.zeros(cap, np.int64)
-        self.s6 = np.zeros((cap, 16), np.uint8)
-        self.d6 = np.zeros((cap, 16), np.uint8)
-        self.pay_off = np.zeros(cap + 1, np.int32)
-        self.opt_off = np.zeros(cap + 1, np.int32)
-        self.pay = np.zeros(0, np.uint8)
-        self.opts = np.zeros(0, np.uint8)
-        self.status = np.zeros(cap, np.uint8)
+        self.M8 = np.empty((N8, cap), np.uint8)
+        self.M16 = np.empty((N16, cap), np.uint16)
+        self.M32 = np.empty((N32, cap), np.uint32)
+        self.V = np.empty((N_VALID, cap), np.uint8)  # zeroed per use
+        self.ts = np.empty(cap, np.int64)
+        self.s6 = np.empty((cap, 16), np.uint8)
+        self.d6 = np.empty((cap, 16), np.uint8)
+        self.pay_off = np.empty(cap + 1, np.int32)
+        self.opt_off = np.empty(cap + 1, np.int32)
+        self.pay = np.empty(0, np.uint8)
+        self.opts = np.empty(0, np.uint8)
+        self.status = np.empty(cap, np.uint8)
 
     def free(self) -> bool:
         """Whether no Arrow buffer refers to these arrays any more."""
@@ -61,7 +65,8 @@ class Outputs:
     ) -> tuple[pa.RecordBatch, npt.NDArray[np.uint8]]:
         """Decode the given records; returns the batch and the per-record status codes."""
         n = r_off.shape[0]
-        total = int(r_cap.sum())
+        # records lie in buffer order, so their bytes fit in the span they cover
+        total = int(r_off[n - 1] + r_cap[n - 1] - r_off[0]) if n else 0
         need_pay = min(total, n * payload_cap) + 1
         if self.pay.size < need_pay:
             self.pay = np.empty(max(need_pay, 2 * self.pay.size), np.uint8)
