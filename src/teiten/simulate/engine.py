@@ -63,7 +63,7 @@ class Params:
     rotate: Literal["daily", "hourly"] = "daily"
     nanosecond: bool = False
     linktype: int = LINKTYPE_ETHERNET
-    max_chunk_packets: int = 3_000_000
+    max_chunk_packets: int = 1_000_000
 
 
 @dataclass
@@ -246,7 +246,7 @@ class _Engine:
         idx = np.flatnonzero(keep)
         if not len(idx):
             return
-        order = idx[np.argsort((sensor[idx] << 47) | (ts[idx] - t0), kind="stable")]
+        order = idx[np.argsort((sensor[idx] << 47) | (ts[idx] - t0))]
         # gather first, then encode sequentially: far kinder to caches than encoding in order
         self._write(t0, ts[order], sensor[order], cols.take(order))
 
