@@ -6,6 +6,27 @@ and decoded by compiled kernels (:mod:`framing`, :mod:`decode`), and turned into
 :attr:`CaptureReader.damage`. Only an input that is not a capture at all raises
 :class:`~teiten.core.errors.CaptureFormatError`, with one line.
 
+Bad input (each case is built byte by byte in ``tests/capture/test_bad_input.py``):
+
+* empty, unreadable, not pcap/pcapng, pcap file header cut short, first pcapng section header
+  unreadable: :class:`~teiten.core.errors.CaptureFormatError`, one line naming the input;
+* a record or block running past the end of the input: ``truncated-record`` (the bytes after
+  it are still scanned for a plausible record, so a bogus length does not hide the rest);
+* pcap record with a captured length above 262144 (libpcap's limit): ``garbage-skipped``,
+  then resynchronisation on the next plausible record header, confirmed by the one after it
+  and by a timestamp within 30 days of the last good record; a captured length above the
+  file's snapshot length but within the limit is read (as libpcap does) and counted
+  ``caplen-exceeds-snaplen``;
+* pcapng block length < 12 / not a multiple of 4 / above 16 MiB (``bad-block-length``) or a
+  trailing length that differs (``block-trailer-mismatch``): resynchronisation on the next
+  block whose type is known and whose trailing length matches;
+* a packet naming an interface its section has not described: ``no-interface``; captured
+  length beyond its block: ``bad-caplen``; unknown link type: ``unknown-linktype``; non-IP
+  frames: ``non-ip`` (benign); all skipped;
+* IP/TCP/UDP/ICMP problems: see :mod:`teiten.capture.decode`;
+* a compressed input cut short or corrupt: everything before the cut is decoded, then
+  ``truncated-compressed-stream`` / ``corrupt-compressed-stream``.
+
 Examples
 --------
 >>> import io, struct
