@@ -39,10 +39,13 @@ _FONT_FILES: Final = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
 )
-#: Colour-blind-friendly palette (Okabe–Ito, then greys for "other").
+#: Colour-blind-friendly palette (Okabe–Ito without black, then a few more distinct hues).
 PALETTE: Final = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-                  "#000000", "#7F7F7F", "#B0B0B0", "#8C6D31", "#5254A3")
+                  "#8C6D31", "#5254A3", "#7F7F7F", "#17BECF", "#9E2A2B")
+#: The "other" segment is always this light grey.
 OTHER_COLOUR: Final = "#C8C8C8"
+#: Labels drawn as "other" (the catalog's ja and en words).
+OTHER_LABELS: Final = frozenset({"その他", "Other", "other"})
 
 
 @cache
@@ -182,8 +185,13 @@ def stacked_shares(fig_id: str, rows: Sequence[tuple[str, Sequence[tuple[str, fl
             if name not in seg_names:
                 seg_names.append(name)
     cmap = dict(colours or {})
-    for i, name in enumerate(seg_names):
-        cmap.setdefault(name, PALETTE[i % len(PALETTE)])
+    i = 0
+    for name in seg_names:
+        if name in OTHER_LABELS:
+            cmap.setdefault(name, OTHER_COLOUR)
+        elif name not in cmap:
+            cmap[name] = PALETTE[i % len(PALETTE)]
+            i += 1
     labels = [r for r, _ in rows]
     for yi, (row, segs) in enumerate(rows):
         left = 0.0
@@ -192,13 +200,17 @@ def stacked_shares(fig_id: str, rows: Sequence[tuple[str, Sequence[tuple[str, fl
                            edgecolor="white", linewidth=0.5)
             tips.add(b, f"{row} / {name}: {share * 100:.1f}%")
             if share >= 0.06:
+                dark = cmap[name] in ("#0072B2", "#009E73", "#D55E00", "#5254A3", "#8C6D31",
+                                      "#9E2A2B", "#7F7F7F")
                 ax.text(left + share * 50, yi, name, ha="center", va="center", fontsize=7,
-                        color="white" if cmap[name] in PALETTE[:5] else "black")
+                        color="white" if dark else "black")
             left += share * 100
     ax.set_yticks(range(len(rows)), labels)
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("%")
+    seg_names = [n for n in seg_names if n not in OTHER_LABELS] + [
+        n for n in seg_names if n in OTHER_LABELS]
     handles = [Rectangle((0, 0), 1, 1, color=cmap[n]) for n in seg_names]
     ax.legend(handles, seg_names, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
               fontsize=7)

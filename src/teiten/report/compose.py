@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 from teiten.report import charts
 from teiten.report import events as ev
-from teiten.report.facts import CmpRow, Event, ReportFacts
+from teiten.report.facts import CmpRow, DetectedEvent, Event, ReportFacts
 from teiten.report.i18n import (
     Catalog,
+    date_label,
     fmt_int,
     fmt_num,
     fmt_pct,
@@ -41,6 +42,8 @@ from teiten.report.model import (
 SECTION_ORDER = ("summary", "events", "trend", "ports", "countries", "signatures", "backscatter",
                  "scans", "payloads", "glossary", "coverage", "methodology")
 TOP_N = 10
+#: Detected events told in prose (and listed in the events table), highest score first.
+MAX_DETECTED = 6
 
 
 class _Ctx:
@@ -157,7 +160,8 @@ def _summary(c: _Ctx) -> Section:
         ref=ref("fig-trend") if f.trend else ref("tbl-headline")))]
     per_src = h.acc_ppd / h.src_ppd if h.src_ppd else 0.0
     blocks.append(Paragraph(c.t("summary.citizen", src_ppd=fmt_int(h.src_ppd),
-                                per_src=fmt_int(per_src)), "lead"))
+                                per_src=fmt_int(per_src) if per_src >= 10
+                                else fmt_num(per_src, 1)), "lead"))
     p = f.prev_headline
     if p is not None and p.acc_pad > 0:
         d = h.acc_pad - p.acc_pad
@@ -202,9 +206,14 @@ def _summary(c: _Ctx) -> Section:
     return Section("summary", c.t("section.summary"), True, tuple(blocks))
 
 
-def _events(c: _Ctx, extra: list[Event]) -> Section:
+#: Table-rule event kinds that a detections event of the same key makes redundant.
+_SAME_AS_DETECTED = {"new_top10": "new-entrant", "rank_jump": "rank-jump",
+                     "single_source": "dominant-sport"}
+
+
+def _events(c: _Ctx) -> Section:
     f = c.f
-    found: list[Event] = list(extra)
+    found: list[Event] = []
     if f.ports:
         found += ev.port_events(f.ports, "tbl-ports")
     if f.countries:
@@ -217,16 +226,58 @@ def _events(c: _Ctx, extra: list[Event]) -> Section:
         found += ev.attack_events(f.attacks, "tbl-attacks")
     if f.events:
         found += list(f.events)
-    if f.ports is None and f.events is None:
+    det = list(f.detected_events or ())
+    covered = {(d.kind, d.key) for d in det}
+    found = [e for e in found if (_SAME_AS_DETECTED.get(e.kind, ""),
+                                  str(e.fields.get("label", ""))) not in covered]
+    if f.ports is None and f.events is None and f.detected_events is None:
         return _unavailable(c, "events")
     chosen = ev.select(found)
     blocks: list[Block] = [Paragraph(c.t("events.intro"))]
-    if not chosen:
+    if not chosen and not det:
         blocks.append(Paragraph(c.t("events.none")))
     for e in chosen:
         blocks.append(Paragraph(ev.sentence(e, c.cat, c.label, ref(e.table), c.when,
                                             c.duration), "event"))
+    top_det = sorted(det, key=lambda d: -d.score)[:MAX_DETECTED]
+    for d in top_det:
+        blocks.append(Paragraph(_detected_sentence(c, d), "event"))
+    if top_det:
+        blocks.append(_detected_table(c, top_det))
     return Section("events", c.t("section.events"), True, tuple(blocks))
+
+
+def _detected_label(c: _Ctx, d: DetectedEvent) -> str:
+    return c.country(d.key) if d.dimension == "country" else d.key
+
+
+def _detected_sentence(c: _Ctx, d: DetectedEvent) -> str:
+    key = f"det.{d.kind}" if c.cat.has(f"det.{d.kind}") else "det.other"
+    if d.dimension == "country" and c.cat.has(f"{key}.country"):
+        key = f"{key}.country"
+    return c.t(key, label=_detected_label(c, d), kind=d.kind, count=fmt_int(d.value),
+               prev_count=fmt_int(d.previous),
+               day=date_label(d.day, c.lang) if d.day else c.t("unit.none"),
+               subject=d.subject or c.t("unit.none"),
+               share=fmt_share(d.share) if d.share is not None else c.t("unit.none"),
+               ref=ref("tbl-events"))
+
+
+def _detected_table(c: _Ctx, det: Sequence[DetectedEvent]) -> Table:
+    rows = tuple((
+        Cell(c.t(f"detkind.{d.kind}") if c.cat.has(f"detkind.{d.kind}") else d.kind, d.kind),
+        Cell(_detected_label(c, d), d.key),
+        Cell(fmt_int(d.value), d.value, True), Cell(fmt_int(d.previous), d.previous, True),
+        Cell(fmt_pct(d.change_pct, c.lang) if d.change_pct is not None else c.t("unit.none"),
+             d.change_pct, True),
+        Cell(date_label(d.day, c.lang) if d.day else "", d.day.isoformat() if d.day else None),
+        Cell(d.subject or "", d.subject, cls="mono"),
+        Cell(fmt_share(d.share) if d.share is not None else "", d.share, True),
+    ) for d in det)
+    cols = tuple(c.t(k) for k in ("events.col_kind", "events.col_key", "events.col_value",
+                                  "events.col_previous", "cmp.change", "events.col_day",
+                                  "events.col_driver", "events.col_share"))
+    return Table("tbl-events", c.t("events.table_caption"), cols, rows, (), "events")
 
 
 def _trend(c: _Ctx) -> Section:
@@ -295,8 +346,8 @@ def _ports(c: _Ctx) -> Section:
     for i, (port, shares) in enumerate(f.sport_profiles or ()):
         tid, fid = f"tbl-sport-{i}", f"fig-sport-{i}"
         blocks.append(Figure(fid, c.t("ports.sport_caption", port=port), charts.hbars(
-            fid, [s for s, _ in shares], [100 * v for _, v in shares], "%"), "sport_profile",
-            tid))
+            fid, [c.label(s) for s, _ in shares], [100 * v for _, v in shares], "%"),
+            "sport_profile", tid))
         blocks.append(_shares_table(c, tid, c.t("ports.sport_caption", port=port),
                                     c.t("ports.col_sport"), shares, "sport_profile"))
     return Section("ports", c.t("section.ports"), True, tuple(blocks))
@@ -361,7 +412,7 @@ def _backscatter(c: _Ctx) -> Section:
 
 def _scans(c: _Ctx) -> Section:
     f = c.f
-    if f.scans is None and f.tools is None:
+    if f.scans is None and f.tools is None and f.diurnal is None:
         return _unavailable(c, "scans")
     blocks: list[Block] = []
     if f.scans is not None:
@@ -385,6 +436,21 @@ def _scans(c: _Ctx) -> Section:
                             tuple((Cell(t, t), Cell(fmt_int(n), n, True),
                                    Cell(fmt_share(n / total), n / total, True))
                                   for t, n in f.tools), (), "tools"))
+    if f.diurnal:
+        blocks.append(Paragraph(c.t("diurnal.intro", n=fmt_int(len(f.diurnal)),
+                                    ref=ref("tbl-diurnal"))))
+        drows = tuple((Cell(d.level, d.level),
+                      Cell(c.country(d.entity) if d.level == "country" else d.entity, d.entity,
+                           cls="" if d.level == "country" else "mono"),
+                      Cell(fmt_int(d.packets), d.packets, True),
+                      Cell(f"{d.peak_local_hour}:00" if d.peak_local_hour is not None else "",
+                           d.peak_local_hour, True),
+                      Cell(f"{d.p_value:.1e}", d.p_value, True))
+                     for d in sorted(f.diurnal, key=lambda d: -d.packets)[:10])
+        dcols = (c.t("diurnal.col_level"), c.t("diurnal.col_entity"), c.t("scans.col_packets"),
+                 c.t("diurnal.col_peak"), c.t("diurnal.col_p"))
+        blocks.append(Table("tbl-diurnal", c.t("diurnal.table_caption"), dcols, drows, (),
+                            "diurnal"))
     return Section("scans", c.t("section.scans"), True, tuple(blocks))
 
 
@@ -500,7 +566,7 @@ def compose(facts: ReportFacts, lang: str, generated_at: str = "") -> ReportData
     """
     c = _Ctx(facts, lang)
     body = {
-        "summary": _summary(c), "events": _events(c, []), "trend": _trend(c),
+        "summary": _summary(c), "events": _events(c), "trend": _trend(c),
         "ports": _ports(c), "countries": _countries(c), "signatures": _signatures(c),
         "backscatter": _backscatter(c), "scans": _scans(c), "payloads": _payloads(c),
         "glossary": _glossary(c, glossary_ports(facts)), "coverage": _coverage(c),

@@ -38,14 +38,15 @@ class Params:
         A source-port profile whose top source port holds at least this share is reported
         (the NPA's 1521/TCP case had 99% from source port 6000).
     max_events : int
-        At most this many sentences, highest score first.
+        At most this many sentences from these rules, highest score first (events detected
+        by teiten.detections are told separately).
     """
 
     top_n: int = 10
     surge_pct: float = 50.0
     rank_jump: int = 3
     single_source_share: float = 0.9
-    max_events: int = 8
+    max_events: int = 5
 
 
 def port_events(rows: Sequence[CmpRow], table: str, params: Params = Params(),

@@ -131,6 +131,33 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class DetectedEvent:
+    """One row of teiten.detections' ``events`` table (numbers are packets)."""
+
+    kind: str
+    dimension: str
+    key: str
+    value: float
+    previous: float
+    change_pct: float | None
+    day: date | None
+    subject: str | None
+    share: float | None
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Diurnal:
+    """An entity (country, /24, source) whose activity follows a 24-hour cycle."""
+
+    level: str
+    entity: str
+    packets: int
+    peak_local_hour: int | None
+    p_value: float
+
+
+@dataclass(frozen=True, slots=True)
 class SensorCoverage:
     """Coverage of one sensor over the period."""
 
@@ -169,6 +196,8 @@ class ReportFacts:
     scans: tuple[Scan, ...] | None = None
     tools: tuple[tuple[str, int], ...] | None = None
     events: tuple[Event, ...] | None = None
+    detected_events: tuple[DetectedEvent, ...] | None = None
+    diurnal: tuple[Diurnal, ...] | None = None
     payloads: tuple[PayloadRow, ...] | None = None
     coverage: tuple[SensorCoverage, ...] | None = None
     glossary: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -179,5 +208,5 @@ class ReportFacts:
     display_floor: float = 0.01
 
 
-__all__ = ["Attack", "CmpRow", "Event", "Headline", "PayloadRow", "ReportFacts", "Scan",
-           "SensorCoverage", "Series", "TrendPoint"]
+__all__ = ["Attack", "CmpRow", "DetectedEvent", "Diurnal", "Event", "Headline", "PayloadRow",
+           "ReportFacts", "Scan", "SensorCoverage", "Series", "TrendPoint"]

@@ -40,9 +40,9 @@ def load_messages() -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
 
     def walk(prefix: str, node: dict[str, Any]) -> None:
-        if "ja" in node or "en" in node:
-            out[prefix] = {k: str(v) for k, v in node.items()}
-            return
+        leaf = {k: v for k, v in node.items() if isinstance(v, str)}
+        if leaf:
+            out[prefix] = leaf
         for k, v in node.items():
             if isinstance(v, dict):
                 walk(f"{prefix}.{k}" if prefix else k, v)
