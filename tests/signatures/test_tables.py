@@ -94,3 +94,13 @@ def test_comparison_like_table_4_1() -> None:
     assert rows["UDP spam"]["status_now"] == "not_detected"
     assert rows["UDP spam"]["decrease_rank"] == 1
     assert rows["Scan"]["increase_rank"] == 1 and rows["Scan"]["pct_note"]
+
+
+def test_country_breakdowns() -> None:
+    c = counts([(D1, "s1", 1, "Worm", "CN", 30), (D1, "s1", 2, "Scan", "CN", 10),
+                (D1, "s1", 2, "Scan", "US", 5)])
+    cc = tables.country_category_table(c, covered([D1]))
+    assert cc.slice(0, 1).to_pylist()[0]["category"] == "Worm"
+    cs = tables.country_signature_table(c, covered([D1]))
+    assert sorted(zip(cs.column("country").to_pylist(), cs.column("sid").to_pylist(),
+                      strict=True)) == [("CN", 1), ("CN", 2), ("US", 2)]

@@ -145,6 +145,11 @@ def country_category_table(counts: pa.Table, covered: pa.Table) -> pa.Table:
     return _per_key(counts, covered, ["country", "category"])
 
 
+def country_signature_table(counts: pa.Table, covered: pa.Table) -> pa.Table:
+    """Per (country, signature): hits and per address-day (NPA figure 4-8)."""
+    return _per_key(counts, covered, ["country", "sid", "msg"])
+
+
 def daily_table(counts: pa.Table, covered: pa.Table,
                 categories: tuple[str, ...] = NPA_CATEGORIES) -> pa.Table:
     """Per observation day and category: hits and hits per address covered *that day*."""
@@ -178,5 +183,5 @@ def comparison_table(now: pa.Table, before: pa.Table, keys: list[str],
 
 
 __all__ = ["COUNTS_SCHEMA", "Params", "category_table", "comparison_table",
-           "country_category_table", "country_table", "daily_table", "hit_counts",
+           "country_category_table", "country_signature_table", "country_table", "daily_table", "hit_counts",
            "observation_days", "signature_table"]
