@@ -140,3 +140,13 @@ def test_batches_are_bounded_and_complete() -> None:
     reader = CaptureReader(io.BytesIO(data), "t", chunk_bytes=4096)
     sizes = [b.num_rows for b in reader.batches()]
     assert sum(sizes) == 3000 and max(sizes) < 100
+
+
+def test_output_buffers_are_recycled_when_batches_are_dropped() -> None:
+    data = pcap([FRAME] * 20000)
+    reader = CaptureReader(io.BytesIO(data), "t", chunk_bytes=1 << 16)
+    rows = 0
+    for batch in reader.batches():
+        rows += batch.num_rows
+    assert rows == 20000
+    assert len(reader._outputs._sets) <= 3  # a set in use, the one the loop holds, a spare

@@ -19,6 +19,9 @@ from teiten.capture.decode import N8, N16, N32, N_VALID, decode
 
 I64 = npt.NDArray[np.int64]
 
+#: Arrays that Arrow batches refer to without copying.
+_SHARED: Final = ("M8", "M16", "M32", "ts", "s6", "d6", "pay_off", "opt_off")
+
 #: Most sets kept for reuse (a consumer holding on to many batches just gets fresh ones).
 POOL_SIZE: Final = 4
 
@@ -47,10 +50,8 @@ class Outputs:
 
     def free(self) -> bool:
         """Whether no Arrow buffer refers to these arrays any more."""
-        shared = (self.M8, self.M16, self.M32, self.ts, self.s6, self.d6, self.pay_off,
-                  self.opt_off)
-        # one reference from this object, one from the tuple, one from getrefcount's argument
-        return all(sys.getrefcount(a) <= 3 for a in shared)
+        # a free array is referred to by this object's attribute and getrefcount's argument
+        return all(sys.getrefcount(getattr(self, name)) <= 2 for name in _SHARED)
 
     def run(
         self,
