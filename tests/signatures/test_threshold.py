@@ -97,3 +97,19 @@ def test_factorize_rows_groups_equal_rows() -> None:
     key = np.array([[4, 1, 0], [4, 2, 0], [4, 1, 0], [4, 1, 5]], dtype=np.int64)
     c = factorize_rows(key)
     assert c[0] == c[2] and len({int(c[0]), int(c[1]), int(c[3])}) == 3
+
+
+def test_detection_filter_count_zero_skips_first_of_window() -> None:
+    # Suricata never alerts on the match that opens a window
+    assert run(Threshold("detection", "by_src", 0, 5), [0, 1, 10, 11]) == [1, 3]
+
+
+def test_threshold_count_one_alerts_every_match() -> None:
+    assert run(Threshold("threshold", "by_src", 1, 60), [0, 1, 2]) == [0, 1, 2]
+
+
+def test_by_both_ignores_direction(mk: Any) -> None:
+    rs = load_rules_text("alert icmp any any -> any any (threshold: type both, track by_both, "
+                         "count 2, seconds 60; sid:1;)")
+    t = echo_rows(mk, ["10.0.0.1", "192.0.2.1"], ["192.0.2.1", "10.0.0.1"])
+    assert evaluate(t, rs).num_rows == 1

@@ -387,7 +387,17 @@ def _track_key(cols: Columns, names: tuple[str, ...]) -> IntArray:
             parts.append(v.astype(np.int64))
     if not parts:
         return np.zeros((cols.n, 0), dtype=np.int64)
-    return np.stack(parts, axis=1)
+    key = np.stack(parts, axis=1)
+    if names == TRACK_COLUMNS["by_both"]:
+        # Suricata keys by_both on the pair with the lower address first (either direction)
+        src, dst = key[:, 1:4], key[:, 4:7]
+        swap = np.zeros(len(key), dtype=bool)
+        undecided = np.ones(len(key), dtype=bool)
+        for j in range(3):
+            swap |= undecided & (dst[:, j] < src[:, j])
+            undecided &= dst[:, j] == src[:, j]
+        key[swap, 1:4], key[swap, 4:7] = dst[swap], src[swap].copy()
+    return key
 
 
 def evaluate(packets: pa.Table | Iterable[pa.Table | pa.RecordBatch], ruleset: RuleSet, *,

@@ -183,5 +183,5 @@ def comparison_table(now: pa.Table, before: pa.Table, keys: list[str],
 
 
 __all__ = ["COUNTS_SCHEMA", "Params", "category_table", "comparison_table",
-           "country_category_table", "country_signature_table", "country_table", "daily_table", "hit_counts",
-           "observation_days", "signature_table"]
+           "country_category_table", "country_signature_table", "country_table", "daily_table",
+           "hit_counts", "observation_days", "signature_table"]

@@ -11,7 +11,8 @@ each (rule, track key) has a window that starts at its first match; a match late
 * ``detection_filter`` — alert on every match once the window's count *exceeds* ``count``;
   with ``unique_on`` the count is the number of distinct ports seen in the window.
 
-Track keys: ``by_src``, ``by_dst``, ``by_both`` (src, dst), ``by_rule`` (one key) and
+Track keys: ``by_src``, ``by_dst``, ``by_both`` (the address pair in either direction, as
+Suricata orders it lower address first), ``by_rule`` (one key) and
 ``by_flow``, approximated offline by the 5-tuple (proto, addresses, ports) without a flow
 timeout.
 
@@ -53,7 +54,8 @@ def _kernel(codes: np.ndarray, ts: np.ndarray, ports: np.ndarray, kind: int, cou
     c = 0
     nxt = count
     for i in range(n):
-        if codes[i] != cur or ts[i] > t0 + window:
+        fresh = codes[i] != cur or ts[i] > t0 + window
+        if fresh:
             cur = codes[i]
             t0 = ts[i]
             c = 0
@@ -82,8 +84,8 @@ def _kernel(codes: np.ndarray, ts: np.ndarray, ports: np.ndarray, kind: int, cou
             if c == nxt:
                 keep[i] = True
                 nxt = nxt * mult
-        else:
-            keep[i] = c > count
+        else:  # detection_filter: the first match of a window never alerts (as Suricata)
+            keep[i] = c > count and not fresh
     return keep
 
 
