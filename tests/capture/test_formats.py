@@ -5,7 +5,22 @@ from __future__ import annotations
 import io
 
 import pytest
-from build import NS, T0, block, epb, eth, idb, pb, pcap, pcap_header, pcap_record, shb, spb, tcp4
+from build import (
+    NS,
+    T0,
+    block,
+    epb,
+    eth,
+    idb,
+    pb,
+    pcap,
+    pcap_header,
+    pcap_record,
+    shb,
+    spb,
+    tcp4,
+    udp4,
+)
 
 from teiten.capture.reader import CaptureReader
 
@@ -150,3 +165,11 @@ def test_output_buffers_are_recycled_when_batches_are_dropped() -> None:
         rows += batch.num_rows
     assert rows == 20000
     assert len(reader._outputs._sets) <= 3  # a set in use, the one the loop holds, a spare
+
+
+def test_record_larger_than_the_read_chunk() -> None:
+    big = eth(udp4(data=bytes(60000)))
+    data = shb() + idb(1) + epb(big) + epb(FRAME)
+    reader = CaptureReader(io.BytesIO(data), "t", chunk_bytes=4096)
+    rows = [r for b in reader.batches() for r in b.to_pylist()]
+    assert [r["payload_len"] for r in rows] == [60000, 0]

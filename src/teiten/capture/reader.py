@@ -206,7 +206,7 @@ class CaptureReader:
             self._pos = 0
             self._end = keep
         if self._buf.size - keep < self._chunk // 2:
-            bigger = np.empty(keep + self._chunk, dtype=np.uint8)
+            bigger = np.empty(max(keep + self._chunk, 2 * self._buf.size), dtype=np.uint8)
             bigger[:keep] = self._buf[:keep]
             self._buf = bigger
         view = self._buf.data
