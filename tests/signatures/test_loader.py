@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from teiten.core.errors import InputError
 from teiten.signatures.loader import RuleSet, load_rules, load_rules_text
@@ -135,3 +137,31 @@ def test_binary_garbage_does_not_crash(tmp_path: Path) -> None:
     f.write_bytes(bytes(range(256)) * 4 + b"\nalert tcp any any -> any any (sid:1;)\n")
     rs = load_rules([f])
     assert len(rs.rules) == 1 and rs.skipped
+
+
+SNORT_STYLE = r"""
+alert tcp $EXTERNAL_NET any -> $HOME_NET 445 (msg:"OS-WINDOWS SMB"; flow:to_server,established; content:"|FF|SMB"; depth:5; offset:4; byte_test:1,&,128,6,relative; metadata:policy balanced-ips drop, service netbios-ssn; reference:cve,2008-4250; classtype:attempted-admin; sid:14782; rev:19;)
+alert tcp $EXTERNAL_NET any -> $HOME_NET $HTTP_PORTS (msg:"SERVER-WEBAPP uricontent"; uricontent:"/cgi-bin/"; nocase; sid:1001; rev:1;)
+alert http (msg:"SNORT3 service rule"; http_uri; content:"/x"; sid:1002; rev:1;)
+alert icmp $EXTERNAL_NET any -> $HOME_NET any (msg:"PROTOCOL-ICMP PING"; icode:0; itype:8; sameip; sid:1003; rev:1;)
+alert ip $EXTERNAL_NET any -> $HOME_NET any (msg:"PROTOCOL-OTHER not tcp"; ip_proto:!6; detection_filter:track by_src, count 5, seconds 60; sid:1004; rev:1;)
+alert tcp $EXTERNAL_NET any -> $HOME_NET 23 (msg:"telnet"; flags:S; threshold:type limit, track by_src, count 1, seconds 60; sid:1005; rev:1;)
+"""
+
+
+def test_snort_community_style() -> None:
+    rs = load_rules_text(SNORT_STYLE, source="community.rules")
+    assert {r.rule.sid for r in rs.rules} == {1004, 1005}
+    reasons = {s.sid: s.reason for s in rs.skipped}
+    assert "stream state" in reasons[14782]
+    assert "app-layer" in reasons[1001]
+    assert "7 fields" in reasons[1002]
+    assert "sameip" in reasons[1003]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list('alert tcp any->(); :"|!$[],0123SAFx\\#\n')),
+               max_size=200))
+def test_random_text_never_raises(text: str) -> None:
+    rs = load_rules_text(text)
+    assert len(rs.rules) + len(rs.skipped) <= text.count("\n") + 1
