@@ -56,6 +56,13 @@ COUNTRY_KEY_FIELDS: Final[list[pa.Field]] = [
 ]
 
 
+def cell_measures(c: Any, keys: list[str]) -> Any:
+    """Ibis: accesses and source_count of ``ctx.cells`` grouped by ``keys``."""
+    aggs = {"accesses": c.accesses.sum().cast("int64"),
+            "source_count": c.source_count.sum().cast("int64")}
+    return c.group_by(keys).aggregate(**aggs) if keys else c.aggregate(**aggs)
+
+
 def measures(t: Any, keys: list[str], distinct: bool = True) -> Any:
     """Ibis: accesses, source_count (and distinct_sources) of units grouped by ``keys``."""
     aggs = {
@@ -86,8 +93,8 @@ def key_expr(t: Any, k: str) -> Any:
 def top_keys(t: Any, keys: list[str], n: int | None) -> Any:
     """Ibis: the top ``n`` keys by accesses, join-safe (``_k_<key>`` columns) with their rank
     (``_rank``, competition rank from 1)."""
-    g = t.group_by([key_expr(t, k).name(f"_k_{k}") for k in keys]).aggregate(
-        _acc=t.packets.sum())
+    acc = t.accesses.sum() if "accesses" in t.columns else t.packets.sum()
+    g = t.group_by([key_expr(t, k).name(f"_k_{k}") for k in keys]).aggregate(_acc=acc)
     g = g.mutate(_rank=(ibis.rank().over(order_by=ibis.desc(g._acc)) + 1).cast("int32"))
     return g.filter(g._rank <= n) if n is not None else g
 

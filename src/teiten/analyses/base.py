@@ -38,8 +38,17 @@ class Analysis:
     doc: str
 
     def __call__(self, ctx: Any, params: Any = None) -> pa.Table:
-        """Run on a :class:`~teiten.analyses.context.Context` (default parameters if None)."""
-        return self.compute(ctx, params if params is not None else self.params())
+        """Run on a :class:`~teiten.analyses.context.Context` (default parameters if None).
+
+        Results are memoised per context and parameters (a report and a comparison asking for
+        the same table compute it once).
+        """
+        p = params if params is not None else self.params()
+        memo = getattr(ctx, "memo", None)
+        if memo is None:
+            return self.compute(ctx, p)
+        result: pa.Table = memo((self.name, p), lambda: self.compute(ctx, p))
+        return result
 
 
 def params_dict(params: Any) -> dict[str, Any]:

@@ -70,17 +70,39 @@ class Context:
             "day": pc.cast(cov["day"], pa.int32()),
             "addresses": cov["addresses"],
         })
-        cd = ibis.memtable(self.covered_days.select(["sensor", "day"]))
-        self.units = ibis.memtable(units).semi_join(cd, ["sensor", "day"])
-        self.buckets = ibis.memtable(buckets).semi_join(cd, ["sensor", "day"])
+        bad = self.coverage.filter(pc.and_(pc.invert(self.coverage["covered"]),
+                                           pc.greater(self.coverage["packets"], 0)))
+        self._uncovered_with_packets = pa.table({
+            "sensor": bad["sensor"], "day": pc.cast(bad["day"], pa.int32())})
+        self.units = self.covered_only(ibis.memtable(units))
+        self.buckets = self.covered_only(ibis.memtable(buckets))
         self.sensor_days = self.covered_days.num_rows
         self.address_days = int(pc.sum(self.covered_days["addresses"]).as_py() or 0)
         ids = sorted(set(self.coverage["sensor"].to_pylist()))
+        self._memo: dict[Any, Any] = {}
+        self._cells: Any = None
         self.homes = ibis.memtable(pa.table({
             "sensor": pa.array(ids, pa.string()),
             "home": pa.array([registry[s].country if s in registry else None for s in ids],
                              pa.string()),
         }))
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Compute once per context (results of analyses reused by comparisons, trend…)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    @property
+    def cells(self) -> Any:
+        """Ibis table of units summed over sources: (sensor, day, proto, port, country) →
+        ``accesses`` and ``source_count`` — what analyses without distinct sources read."""
+        if self._cells is None:
+            u = self.units
+            agg = u.group_by(["sensor", "day", "proto", "port", "country"]).aggregate(
+                accesses=u.packets.sum().cast("int64"), source_count=u.count().cast("int64"))
+            self._cells = ibis.memtable(agg.to_pyarrow())
+        return self._cells
 
     def per_day_coverage(self) -> pa.Table:
         """Covered sensors and addresses per observation day: (day int32, sensors, addresses)."""
@@ -88,9 +110,9 @@ class Context:
             [("sensor", "count"), ("addresses", "sum")]
         ).rename_columns(["day", "sensors", "addresses"])
 
-    def covered_packets(self, where: Callable[[Any], Any] | None = None) -> Any:
-        """Raw packets of the period on covered sensor-days, with ``day`` and ``port`` columns,
-        or None when the context has no raw packets.
+    def period_packets(self, where: Callable[[Any], Any] | None = None) -> Any:
+        """Raw packets of the period with ``day``, ``port`` and string ``sensor`` columns (all
+        days, covered or not), or None when the context has no raw packets.
 
         ``where(t)`` — a predicate on the raw table applied first (cheap pruning).
         """
@@ -99,13 +121,24 @@ class Context:
         t = rollups.in_period(self._packets(), self.period)
         if where is not None:
             t = t.filter(where(t))
-        t = t.mutate(
+        return t.mutate(
             day=rollups.day_expr(rollups.epoch_seconds(t), self.period),
             port=rollups.port_expr(t),
             sensor=t.sensor.cast("string"),
         )
-        cd = ibis.memtable(self.covered_days.select(["sensor", "day"]))
-        return t.semi_join(cd, ["sensor", "day"])
+
+    def covered_only(self, t: Any) -> Any:
+        """Drop the rows of an Ibis table (with ``sensor`` and ``day``) that lie on uncovered
+        sensor-days. Only uncovered days *with packets* (maintenance) can hold rows, so this is
+        an anti-join with a tiny table, or nothing at all."""
+        if not self._uncovered_with_packets.num_rows:
+            return t
+        return t.anti_join(ibis.memtable(self._uncovered_with_packets), ["sensor", "day"])
+
+    def covered_packets(self, where: Callable[[Any], Any] | None = None) -> Any:
+        """:meth:`period_packets` restricted to covered sensor-days."""
+        t = self.period_packets(where)
+        return None if t is None else self.covered_only(t)
 
     def for_period(self, period: Period) -> Context:
         """The same source and sensor selection for another period."""

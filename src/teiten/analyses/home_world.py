@@ -50,13 +50,17 @@ class Params:
 
 def home_world(ctx: Any, params: Params = Params()) -> pa.Table:
     """Port tables for ``world`` and ``home`` scopes, one after the other."""
+    from teiten.analyses.ports import Params as PortParams
+    from teiten.analyses.registry import get
+
     u = ctx.units
     j = u.join(ctx.homes, "sensor")
     home_units = j.filter(j.country == j.home)
     parts = []
-    for scope, units in (("world", u), ("home", home_units)):
-        tab = with_rates(add_port_label(execute(measures(units, ["proto", "port"]))), ctx,
-                         params.sort_by)
+    world = get("ports")(ctx, PortParams(sort_by=params.sort_by, top=None))
+    home = with_rates(add_port_label(execute(measures(home_units, ["proto", "port"]))), ctx,
+                      params.sort_by)
+    for scope, tab in (("world", world.replace_schema_metadata(None)), ("home", home)):
         tab = top(tab, params.top)
         parts.append(tab.add_column(0, "scope", pa.array([scope] * tab.num_rows, pa.string())))
     return finish(pa.concat_tables(parts), SCHEMA, params)

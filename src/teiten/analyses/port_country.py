@@ -58,12 +58,13 @@ class Params:
 
 def port_country(ctx: Any, params: Params = Params()) -> pa.Table:
     """The port × country table restricted to top ports and top countries."""
-    u = ctx.units
+    u = ctx.cells
     pk = u.mutate(_k_proto=u.proto, _k_port=key_expr(u, "port"),
                   _k_country=key_expr(u, "country"))
     pairs = pk.group_by(["_k_proto", "_k_port", "_k_country"]).aggregate(
         proto=pk.proto.arbitrary(), port=pk.port.arbitrary(), country=pk.country.arbitrary(),
-        accesses=pk.packets.sum().cast("int64"), source_count=pk.count().cast("int64"))
+        accesses=pk.accesses.sum().cast("int64"),
+        source_count=pk.source_count.sum().cast("int64"))
     ports = top_keys(u, ["proto", "port"], None).select(
         "_k_proto", "_k_port", port_total="_acc", port_rank="_rank")
     countries = top_keys(u, ["country"], None).select(

@@ -186,9 +186,10 @@ def store_packets(store: Any) -> Any:
 
 
 def store_fingerprint(store: Any) -> str:
-    """A hash of the store's committed inputs: a rollup is stale when it changes."""
+    """A hash of the store's committed inputs and registry: a rollup is stale when it changes."""
     ids = sorted(store.catalog.records())
-    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    text = "\n".join(ids) + "\n" + store.registry().to_toml()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def materialise(store: Any, period: Period, *, force: bool = False) -> dict[str, int]:

@@ -76,11 +76,12 @@ def sport_profile(ctx: Any, params: Params = Params()) -> pa.Table:
             cond = cond | ((t.proto == proto) & (t.dport == port))
         return cond
 
-    t = ctx.covered_packets(wanted)
+    t = ctx.period_packets(wanted)
     if t is None:
         raise UsageError("the source-port profile needs raw packets (none in this context)")
     rows: list[dict[str, Any]] = []
     if chosen:
+        t = ctx.covered_only(t)
         g = t.group_by(["proto", "port", "sport"]).aggregate(accesses=ibis._.count())
         w = ibis.window(group_by=[g.proto, g.port])
         g = g.mutate(
