@@ -11,7 +11,7 @@ parameters, so a report (or the next period's comparison) needs nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,23 @@ def period_batches(dataset: ds.Dataset, period: Period,
     return dataset.to_batches(columns=cols, filter=flt, batch_size=batch_size)
 
 
+def coalesce(batches: Iterable[pa.RecordBatch], rows: int = 1 << 20) -> Iterator[pa.Table]:
+    """Group small record batches (Parquet row groups) into tables of about ``rows`` rows, so
+    the per-batch fixed cost of the engine is paid rarely."""
+    buf: list[pa.RecordBatch] = []
+    n = 0
+    for b in batches:
+        if b.num_rows == 0:
+            continue
+        buf.append(b)
+        n += b.num_rows
+        if n >= rows:
+            yield pa.Table.from_batches(buf)
+            buf, n = [], 0
+    if buf:
+        yield pa.Table.from_batches(buf)
+
+
 def covered_days(store: Any, period: Period) -> pa.Table:
     """Covered sensor-days (sensor, day, addresses) from the statistics' coverage module."""
     from teiten.analyses.context import from_store
@@ -85,8 +102,8 @@ def run_store(store: Any, period: Period, *, rules: Sequence[str | Path] = (),
     ruleset = load_rules(rules, variables=var, bundled=bundled)
     cmap = CategoryMap.load(categories) if categories else CategoryMap.bundled()
     eng = Engine(ruleset, cmap, params)
-    for batch in period_batches(store.packets(), period):
-        eng.match(pa.Table.from_batches([batch]))
+    for table in coalesce(period_batches(store.packets(), period)):
+        eng.match(table)
     alerts = eng.finish()
     counts = hit_counts(alerts, period)
     covered = covered_days(store, period)
@@ -121,5 +138,5 @@ def stored_or_run(store: Any, period: Period, **kwargs: Any) -> tuple[pa.Table, 
     return res.counts, res.covered
 
 
-__all__ = ["ANALYSIS", "Result", "covered_days", "home_net", "period_batches", "run_store",
-           "stored_or_run"]
+__all__ = ["ANALYSIS", "Result", "coalesce", "covered_days", "home_net", "period_batches",
+           "run_store", "stored_or_run"]
