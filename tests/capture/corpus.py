@@ -6,7 +6,6 @@ import socket
 import struct
 
 import dpkt
-
 from build import eth, ip4, tcp4, udp4
 
 SRC6 = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
