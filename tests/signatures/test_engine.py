@@ -153,3 +153,19 @@ def test_stats_count_distinct_payloads() -> None:
 def test_empty_input() -> None:
     rs = load_rules_text("alert tcp any any -> any any (sid:1;)")
     assert evaluate(table([]), rs).num_rows == 0
+
+
+def test_sameip_and_tcp_mss() -> None:
+    rs = load_rules_text("alert ip any any -> any any (sameip; sid:1;)\n"
+                         "alert tcp any any -> any any (tcp.mss:<536; sid:2;)")
+    t = table([pkt(src="10.0.0.1", dst="10.0.0.1"), pkt(ts=1, tcp_mss=1460),
+               pkt(ts=2, tcp_mss=100)])
+    got = list(zip(evaluate(t, rs).column("sid").to_pylist(),
+                   evaluate(t, rs).column("ts").cast(pa.int64()).to_pylist(), strict=True))
+    assert got == [(1, 0), (2, 2_000_000_000)]
+
+
+def test_fragbits_rule() -> None:
+    rs = load_rules_text("alert tcp any any -> any any (fragbits:!D; flags:S,12; sid:1;)")
+    t = table([pkt(ip_flags=0x2), pkt(ts=1, ip_flags=0), pkt(ts=2)])
+    assert evaluate(t, rs).num_rows == 1  # null ip_flags never matches

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from teiten.signatures.errors import RuleSyntaxError
-from teiten.signatures.keywords import FlagsTest, IntTest, parse_ip_proto
+from teiten.signatures.keywords import FlagsTest, FragbitsTest, IntTest, parse_ip_proto
 
 X = np.arange(0, 12)
 
@@ -95,3 +95,22 @@ def test_ip_proto_by_name_and_operator() -> None:
     assert p[parse_ip_proto("gre").test(p)].tolist() == [47]
     assert p[parse_ip_proto("!tcp").test(p)].tolist() == [1, 17, 47]
     assert p[parse_ip_proto("<7").test(p)].tolist() == [1, 6]
+
+
+IPF = np.array([0x0, 0x1, 0x2, 0x3, 0x4, 0x6])  # -, M, D, MD, R, DR
+
+
+def fb(expr: str) -> list[int]:
+    return IPF[FragbitsTest.parse(expr).test(IPF)].tolist()
+
+
+def test_fragbits_modifiers() -> None:
+    assert fb("D") == [0x2]
+    assert fb("!D") == [0x0, 0x1, 0x4]
+    assert fb("*MR") == [0x1, 0x3, 0x4, 0x6]
+    assert fb("+D") == [0x3, 0x6]  # Suricata: D set and another bit too
+
+
+def test_fragbits_bad_letter() -> None:
+    with pytest.raises(RuleSyntaxError):
+        FragbitsTest.parse("X")

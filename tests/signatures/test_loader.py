@@ -89,7 +89,7 @@ def test_compiled_sids(loaded: RuleSet) -> None:
     sids = {r.rule.sid for r in loaded.rules}
     assert {2102003, 2102004, 2100483, 2100499, 2100469, 2101228, 2100623, 2030017, 2030018,
             2030019, 2030020, 2008578, 2011716} <= sids
-    assert 2009582 not in sids  # fragbits is not supported
+    assert 2009582 in sids  # fragbits is supported (ip_flags column)
 
 
 @pytest.mark.parametrize(("sid", "reason"), [
@@ -151,12 +151,11 @@ alert tcp $EXTERNAL_NET any -> $HOME_NET 23 (msg:"telnet"; flags:S; threshold:ty
 
 def test_snort_community_style() -> None:
     rs = load_rules_text(SNORT_STYLE, source="community.rules")
-    assert {r.rule.sid for r in rs.rules} == {1004, 1005}
+    assert {r.rule.sid for r in rs.rules} == {1003, 1004, 1005}
     reasons = {s.sid: s.reason for s in rs.skipped}
     assert "stream state" in reasons[14782]
     assert "app-layer" in reasons[1001]
     assert "7 fields" in reasons[1002]
-    assert "sameip" in reasons[1003]
 
 
 @settings(max_examples=200, deadline=None)

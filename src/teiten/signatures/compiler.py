@@ -180,6 +180,12 @@ class CompiledRule:
             m &= cols.valid(col) & test.test(cols.get(col))
         if r.flags is not None:
             m &= cols.valid("tcp_flags") & r.flags.test(cols.get("tcp_flags"))
+        if r.fragbits is not None:
+            m &= cols.valid("ip_flags") & r.fragbits.test(cols.get("ip_flags"))
+        if r.sameip:
+            v4 = cols.get("ip_version") == 4
+            same6 = np.all(cols.get("src6") == cols.get("dst6"), axis=1)
+            m &= np.where(v4, cols.get("src") == cols.get("dst"), same6)
         if not m.any():
             return m
         fwd = self._ends(cols, "src", "sport", "dst", "dport")

@@ -136,6 +136,46 @@ class FlagsTest:
         return np.asarray(out, dtype=np.bool_)
 
 
+#: IPv4 fragment bits as in the ``ip_flags`` column (M more fragments, D don't fragment,
+#: R reserved).
+FRAG_BITS: dict[str, int] = {"M": 0x1, "D": 0x2, "R": 0x4}
+
+
+@dataclass(frozen=True, slots=True)
+class FragbitsTest:
+    """``fragbits:[+*!]<MDR>`` over ``ip_flags`` (Suricata ``src/detect-fragbits.c``)."""
+
+    bits: int
+    modifier: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> FragbitsTest:
+        """Parse a ``fragbits`` value such as ``M``, ``!D``, ``+MR``."""
+        t = text.replace(" ", "")
+        mods = {ch for ch in t if ch in "+*!"}
+        letters = [ch for ch in t.upper() if ch not in "+*!"]
+        if len(mods) > 1 or not letters or any(ch not in FRAG_BITS for ch in letters):
+            raise RuleSyntaxError(f"bad fragbits {text!r}")
+        bits = 0
+        for ch in letters:
+            bits |= FRAG_BITS[ch]
+        return cls(bits, mods.pop() if mods else "")
+
+    def test(self, ip_flags: npt.NDArray[np.integer]) -> npt.NDArray[np.bool_]:
+        """Vectorised test over the ``ip_flags`` column."""
+        p = ip_flags.astype(np.int64, copy=False) & 0x7
+        d = self.bits
+        if self.modifier == "*":
+            out = (p & d) > 0
+        elif self.modifier == "+":  # Suricata: all listed set and some other bit set too
+            out = ((p & d) == d) & ((p - d) > 0)
+        elif self.modifier == "!":
+            out = (p & d) != d
+        else:
+            out = p == d
+        return np.asarray(out, dtype=np.bool_)
+
+
 #: ``ip_proto`` names Suricata accepts (a subset of /etc/protocols).
 PROTO_NAMES: dict[str, int] = {"icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "egp": 8, "udp": 17,
                                "ipv6": 41, "ipv6-route": 43, "ipv6-frag": 44, "rsvp": 46,
@@ -155,4 +195,5 @@ def parse_ip_proto(text: str) -> IntTest:
     return IntTest.parse(prefix + t, bits=8)
 
 
-__all__ = ["FLAG_BITS", "PROTO_NAMES", "FlagsTest", "IntTest", "parse_ip_proto"]
+__all__ = ["FLAG_BITS", "FRAG_BITS", "PROTO_NAMES", "FlagsTest", "FragbitsTest", "IntTest",
+           "parse_ip_proto"]

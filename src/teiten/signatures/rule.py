@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from teiten.signatures.content import Content, link
 from teiten.signatures.errors import RuleSyntaxError, UnsupportedRuleError
-from teiten.signatures.keywords import FlagsTest, IntTest, parse_ip_proto
+from teiten.signatures.keywords import FlagsTest, FragbitsTest, IntTest, parse_ip_proto
 
 ACTIONS = frozenset({"alert", "pass", "drop", "reject", "rejectsrc", "rejectdst",
                      "rejectboth", "log", "sdrop"})
@@ -39,7 +39,7 @@ INT_KEYWORDS: dict[str, tuple[str, int]] = {
     "dsize": ("payload_len", 16), "ttl": ("ttl", 8), "id": ("ip_id", 16),
     "seq": ("tcp_seq", 32), "ack": ("tcp_ack", 32), "window": ("tcp_win", 16),
     "itype": ("icmp_type", 8), "icode": ("icmp_code", 8), "icmp_id": ("icmp_id", 16),
-    "icmp_seq": ("icmp_seq", 16), "tcp.window": ("tcp_win", 16),
+    "icmp_seq": ("icmp_seq", 16), "tcp.window": ("tcp_win", 16), "tcp.mss": ("tcp_mss", 16),
 }
 _META = frozenset({"msg", "sid", "rev", "gid", "classtype", "priority", "metadata",
                    "reference", "target"})
@@ -90,6 +90,8 @@ class Rule:
     tests: tuple[tuple[str, IntTest], ...] = ()
     flags: FlagsTest | None = None
     ip_proto: IntTest | None = None
+    fragbits: FragbitsTest | None = None
+    sameip: bool = False
     threshold: Threshold | None = None
     text: str = field(default="", compare=False, repr=False)
 
@@ -307,6 +309,8 @@ def parse_rule(text: str) -> Rule:
     tests: list[tuple[str, IntTest]] = []
     flags: FlagsTest | None = None
     ip_proto: IntTest | None = None
+    fragbits: FragbitsTest | None = None
+    sameip = False
     thr: Threshold | None = None
     for name, value in split_options(text[lp + 1:rp]):
         key = name.lower()
@@ -338,6 +342,10 @@ def parse_rule(text: str) -> Rule:
             flags = FlagsTest.parse(value or "")
         elif key == "ip_proto":
             ip_proto = parse_ip_proto(value or "")
+        elif key == "fragbits":
+            fragbits = FragbitsTest.parse(value or "")
+        elif key == "sameip":
+            sameip = True
         elif key in ("threshold", "detection_filter"):
             if thr is not None:
                 raise RuleSyntaxError("more than one threshold/detection_filter")
@@ -366,7 +374,8 @@ def parse_rule(text: str) -> Rule:
         classtype=str(meta["classtype"]) if "classtype" in meta else None,
         priority=int(str(meta["priority"])) if "priority" in meta else None,
         metadata=tuple(metadata), references=tuple(refs), contents=link(contents),
-        tests=tuple(tests), flags=flags, ip_proto=ip_proto, threshold=thr, text=text,
+        tests=tuple(tests), flags=flags, ip_proto=ip_proto, fragbits=fragbits, sameip=sameip,
+        threshold=thr, text=text,
     )
 
 

@@ -33,7 +33,8 @@ ANALYSIS = "signatures"
 #: Packet columns the engine reads.
 NEEDED = ("ts", "sensor", "ip_version", "src", "dst", "src6", "dst6", "proto", "sport", "dport",
           "icmp_type", "icmp_code", "tcp_flags", "ttl", "ip_id", "tcp_seq", "tcp_ack",
-          "tcp_win", "icmp_id", "icmp_seq", "payload_len", "payload", "country")
+          "tcp_win", "tcp_mss", "ip_flags", "icmp_id", "icmp_seq", "payload_len", "payload",
+          "country")
 
 
 @dataclass
