@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from teiten.report.compose import SECTION_ORDER, compose
-from teiten.report.facts import CmpRow
+from teiten.report.facts import CmpRow, ReportFacts
 from teiten.report.model import Paragraph, ReportData, Table
 
 from .facts_sample import sample_facts
@@ -73,18 +71,17 @@ def test_tiny_and_zero_values_read_very_few_and_not_detected() -> None:
     assert f.ports is not None
     rows = (*f.ports, CmpRow("1026/UDP", None, 3, 0.004, 2.8, -99.9, -2.796, None, 1),
             CmpRow("1027/UDP", None, 4, 0.0, 2.08, None, -2.08, None, 2))
-    r = compose(dataclasses.replace(f, ports=rows), "ja")
+    r = compose(ReportFacts(f.period, ports=rows), "ja")
     cells = {row[2].value: row[3].text for row in r.table("tbl-ports").rows}
     assert cells["1026/UDP"] == "ごく僅か" and cells["1027/UDP"] == "検知なし"
 
 
 def test_no_facts_means_every_section_not_analysed() -> None:
     from teiten.core.periods import parse_period
-    from teiten.report.facts import ReportFacts
 
     r = compose(ReportFacts(parse_period("2026-10")), "en")
     assert [s.key for s in r.sections if s.available] == ["methodology"]
-    assert r.tables() == [] and r.figures() == []
+    assert [t.id for t in r.tables()] == ["tbl-params"] and r.figures() == []
 
 
 def test_every_event_sentence_names_a_table_of_the_report(report_en: ReportData) -> None:

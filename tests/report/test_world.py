@@ -32,14 +32,25 @@ def world() -> tuple[object, ReportFacts, float]:
     return pk, facts, time.perf_counter() - t0
 
 
+_COMPOSE_SECONDS: dict[str, float] = {}
+
+
+def _timed_compose(facts: ReportFacts, lang: str) -> ReportData:
+    t0 = time.perf_counter()
+    report = compose(facts, lang)
+    render_html(report)
+    _COMPOSE_SECONDS[lang] = time.perf_counter() - t0
+    return report
+
+
 @pytest.fixture(scope="module")
 def ja(world: tuple[object, ReportFacts, float]) -> ReportData:
-    return compose(world[1], "ja")
+    return _timed_compose(world[1], "ja")
 
 
 @pytest.fixture(scope="module")
 def en(world: tuple[object, ReportFacts, float]) -> ReportData:
-    return compose(world[1], "en")
+    return _timed_compose(world[1], "en")
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +113,10 @@ def test_injected_phenomena_are_told(ja: ReportData) -> None:
     assert "発信元ポート6000" in text and "8909/TCP" in text
 
 
-def test_report_is_fast(world: tuple[object, ReportFacts, float]) -> None:
-    t0 = time.perf_counter()
-    for lang in ("ja", "en"):
-        render_html(compose(world[1], lang))
-    assert world[2] + time.perf_counter() - t0 < 60
+def test_report_is_fast(world: tuple[object, ReportFacts, float], ja: ReportData,
+                        en: ReportData) -> None:
+    # analyses (collect) + composing and rendering both languages
+    assert world[2] + _COMPOSE_SECONDS["ja"] + _COMPOSE_SECONDS["en"] < 60
 
 
 def _normalise(text: str) -> str:

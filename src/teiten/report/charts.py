@@ -133,7 +133,7 @@ def trend(fig_id: str, periods: Sequence[str], accesses: Sequence[float],
     x = list(range(len(periods)))
     bars = ax.bar(x, accesses, color=PALETTE[0], width=0.55, label=acc_label)
     for xi, b, v in zip(x, bars, accesses, strict=True):
-        tips.add(b, f"{periods[xi]}: {acc_label} {v:,.1f}")
+        tips.add(b, f"{periods[xi]}\n{acc_label}: {v:,.1f}\n{src_label}: {sources[xi]:,.1f}")
         ax.annotate(f"{v:,.0f}", (xi, v), ha="center", va="bottom", fontsize=8,
                     xytext=(0, 2), textcoords="offset points")
     ax.set_ylabel(acc_label)
@@ -141,9 +141,6 @@ def trend(fig_id: str, periods: Sequence[str], accesses: Sequence[float],
     ax2 = ax.twinx()
     ax2.spines["right"].set_visible(True)
     (line,) = ax2.plot(x, sources, color=PALETTE[3], marker="o", label=src_label)
-    for xi, v in zip(x, sources, strict=True):
-        (pt,) = ax2.plot([xi], [v], "o", color=PALETTE[3], markersize=9, alpha=0.0)
-        tips.add(pt, f"{periods[xi]}: {src_label} {v:,.1f}")
     ax2.set_ylabel(src_label)
     ax2.set_ylim(0, max([*sources, 1.0]) * 1.25)
     ax.set_ylim(0, max([*accesses, 1.0]) * 1.18)
@@ -152,22 +149,31 @@ def trend(fig_id: str, periods: Sequence[str], accesses: Sequence[float],
     return _finish(fig, fig_id, tips, f"{acc_label} / {src_label}")
 
 
+def _hover_bands(ax: Any, tips: _Tips, x: Sequence[int], texts: Sequence[str]) -> None:
+    """One invisible full-height band per x position, whose tooltip lists every series."""
+    top = ax.get_ylim()[1]
+    bands = ax.bar(list(x), [top] * len(x), width=1.0, bottom=0, alpha=0.0, zorder=0)
+    for b, text in zip(bands, texts, strict=True):
+        tips.add(b, text)
+    ax.set_ylim(0, top)
+
+
 def lines(fig_id: str, days: Sequence[date], series: Sequence[tuple[str, Sequence[float]]],
           ylabel: str) -> str:
-    """Daily series, one line per key (a port or a country), with per-point tooltips."""
+    """Daily series, one line per key (a port or a country); hovering a day lists its values."""
     fig, ax = _new(7.2, 3.2)
     tips = _Tips()
     x = list(range(len(days)))
     for i, (name, ys) in enumerate(series):
-        colour = PALETTE[i % len(PALETTE)]
-        ax.plot(x, ys, color=colour, linewidth=1.6, label=name)
-        for xi, y in zip(x, ys, strict=True):
-            (pt,) = ax.plot([xi], [y], "o", color=colour, markersize=6, alpha=0.0)
-            tips.add(pt, f"{name} {days[xi].isoformat()}: {y:,.2f}")
+        ax.plot(x, ys, color=PALETTE[i % len(PALETTE)], linewidth=1.6, label=name)
     step = max(1, len(days) // 8)
     ax.set_xticks(x[::step], [f"{d.month}/{d.day}" for d in days[::step]])
     ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
+    _hover_bands(ax, tips, x, [
+        d.isoformat() + "\n" + "\n".join(f"{name}: {ys[i]:,.2f}" for name, ys in series)
+        for i, d in enumerate(days)])
+    ax.set_xlim(-0.5, len(days) - 0.5)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return _finish(fig, fig_id, tips, ylabel)
 
@@ -199,7 +205,7 @@ def stacked_shares(fig_id: str, rows: Sequence[tuple[str, Sequence[tuple[str, fl
             (b,) = ax.barh([yi], [share * 100], left=[left], color=cmap[name], height=0.62,
                            edgecolor="white", linewidth=0.5)
             tips.add(b, f"{row} / {name}: {share * 100:.1f}%")
-            if share >= 0.06:
+            if share >= 0.085:
                 dark = cmap[name] in ("#0072B2", "#009E73", "#D55E00", "#5254A3", "#8C6D31",
                                       "#9E2A2B", "#7F7F7F")
                 ax.text(left + share * 50, yi, name, ha="center", va="center", fontsize=7,
@@ -263,15 +269,16 @@ def hourly(fig_id: str, series: Sequence[tuple[str, Sequence[float]]], xlabel: s
     tips = _Tips()
     hours = list(range(24))
     for i, (name, ys) in enumerate(series):
-        colour = PALETTE[i % len(PALETTE)]
-        ax.plot(hours, ys, color=colour, marker="o", markersize=3, label=name)
-        for h, y in zip(hours, ys, strict=True):
-            (pt,) = ax.plot([h], [y], "o", color=colour, markersize=7, alpha=0.0)
-            tips.add(pt, f"{name} {h:02d}:00: {y:,.0f}")
+        ax.plot(hours, ys, color=PALETTE[i % len(PALETTE)], marker="o", markersize=3,
+                label=name)
     ax.set_xticks(range(0, 24, 3))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(bottom=0)
+    _hover_bands(ax, tips, hours, [
+        f"{h:02d}:00\n" + "\n".join(f"{name}: {ys[h]:,.0f}" for name, ys in series)
+        for h in hours])
+    ax.set_xlim(-0.5, 23.5)
     ax.legend(frameon=False)
     return _finish(fig, fig_id, tips)
 

@@ -9,13 +9,14 @@ with a "not analysed" note and listed in the methodology.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from teiten.report import charts
 from teiten.report import events as ev
-from teiten.report.facts import CmpRow, DetectedEvent, Event, ReportFacts
+from teiten.report.facts import CmpRow, DetectedEvent, Event, ReportFacts, Scan
 from teiten.report.i18n import (
     Catalog,
     date_label,
@@ -109,7 +110,7 @@ def _cmp_table(c: _Ctx, tid: str, caption: str, key_col: str, rows: Sequence[Cmp
     extra = [r for r in rows if r not in top and (r.inc_rank or r.dec_rank)]
     body: list[tuple[Cell, ...]] = []
     no_pct: list[str] = []
-    gap = tuple(Cell("…", cls="gap") for _ in range(8))
+    gap = tuple(Cell("…" if i in (0, 2) else "", cls="gap") for i in range(8))
     last_rank = 0
     for r in [*top, *sorted(extra, key=lambda r: (r.rank or 10**9, r.prev_rank or 10**9))]:
         if body and (r.rank or 10**9) > last_rank + 1:
@@ -417,13 +418,21 @@ def _scans(c: _Ctx) -> Section:
     blocks: list[Block] = []
     if f.scans is not None:
         blocks.append(Paragraph(c.t("scans.intro", n=fmt_int(len(f.scans)), ref=ref("tbl-scans"))))
-        rows = tuple((Cell(s.source, s.source, cls="mono"), Cell(s.kind, s.kind),
-                      Cell(s.tool or c.t("scans.unidentified"), s.tool),
-                      Cell(s.port, s.port), Cell(fmt_int(s.targets), s.targets, True),
-                      Cell(fmt_int(s.packets), s.packets, True))
-                     for s in sorted(f.scans, key=lambda s: -s.packets)[:15])
+        groups: dict[tuple[str, str, str | None, str], list[Scan]] = {}
+        for sc in f.scans:
+            groups.setdefault((sc.source, sc.kind, sc.tool, sc.port), []).append(sc)
+        merged = sorted(groups.items(), key=lambda kv: -sum(x.packets for x in kv[1]))[:15]
+        rows = tuple((Cell(src, src, cls="mono"),
+                      Cell(c.t(f"scankind.{kind}") if c.cat.has(f"scankind.{kind}") else kind,
+                           kind),
+                      Cell(tool or c.t("scans.unidentified"), tool), Cell(port, port),
+                      Cell(fmt_int(len(g)), len(g), True),
+                      Cell(fmt_int(max(x.targets for x in g)), max(x.targets for x in g), True),
+                      Cell(fmt_int(sum(x.packets for x in g)), sum(x.packets for x in g), True))
+                     for (src, kind, tool, port), g in merged)
         cols = (c.t("scans.col_source"), c.t("scans.col_kind"), c.t("scans.col_tool"),
-                c.t("ports.col_port"), c.t("scans.col_targets"), c.t("scans.col_packets"))
+                c.t("ports.col_port"), c.t("scans.col_campaigns"), c.t("scans.col_targets"),
+                c.t("scans.col_packets"))
         blocks.append(Table("tbl-scans", c.t("scans.table_caption"), cols, rows, (), "scans"))
     if f.tools:
         total = sum(n for _, n in f.tools) or 1
@@ -439,7 +448,8 @@ def _scans(c: _Ctx) -> Section:
     if f.diurnal:
         blocks.append(Paragraph(c.t("diurnal.intro", n=fmt_int(len(f.diurnal)),
                                     ref=ref("tbl-diurnal"))))
-        drows = tuple((Cell(d.level, d.level),
+        drows = tuple((Cell(c.t(f"level.{d.level}") if c.cat.has(f"level.{d.level}")
+                            else d.level, d.level),
                       Cell(c.country(d.entity) if d.level == "country" else d.entity, d.entity,
                            cls="" if d.level == "country" else "mono"),
                       Cell(fmt_int(d.packets), d.packets, True),
@@ -458,6 +468,9 @@ def _payloads(c: _Ctx) -> Section:
     f = c.f
     if f.payloads is None:
         return _unavailable(c, "payloads")
+    if not f.payloads:
+        return Section("payloads", c.t("section.payloads"), True,
+                       (Paragraph(c.t("payloads.none")),))
     rows = tuple((Cell(p.port, p.port), Cell(p.protocol, p.protocol),
                   Cell(_printable(p.sample), p.sample, cls="mono"),
                   Cell(fmt_int(p.count), p.count, True), Cell(fmt_int(p.sources), p.sources, True))
@@ -527,12 +540,14 @@ def _methodology(c: _Ctx, omitted: list[str]) -> Section:
     blocks.append(Paragraph(c.t("method.safety")))
     if omitted:
         blocks.append(Paragraph(c.t("doc.omitted_sections", names=", ".join(omitted)), "note"))
-    if f.params:
+    params = [*f.params, *(("report.events", k, str(v)) for k, v in
+                           sorted(dataclasses.asdict(ev.Params()).items()))]
+    if params:
         blocks.append(Table("tbl-params", c.t("method.params_caption"),
                             (c.t("method.col_analysis"), c.t("method.col_param"),
                              c.t("method.col_value")),
                             tuple((Cell(a, a), Cell(p, p, cls="mono"), Cell(v, v, cls="mono"))
-                                  for a, p, v in f.params), (), "params"))
+                                  for a, p, v in params), (), "params"))
     blocks.append(Paragraph(c.t("method.software", version=f.meta.get("version", "?"),
                                 store=f.meta.get("store", "-"),
                                 inputs=f.meta.get("inputs", "-")), "note"))
