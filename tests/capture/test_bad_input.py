@@ -165,8 +165,15 @@ def test_ip_length_beyond_frame_keeps_the_row() -> None:
 
 def test_tcp_header_cut_by_snapshot_keeps_ip_fields() -> None:
     rows, reader = _read(pcap([FRAME[: 14 + 20 + 10]]))
-    assert rows[0]["src"] is not None and rows[0]["dport"] is None
+    assert rows[0]["src"] is not None and rows[0]["dport"] == 23  # ports were captured
+    assert rows[0]["tcp_seq"] is None and rows[0]["tcp_flags"] is None
     assert rows[0]["payload_len"] is None
+    assert reader.damage.counts == {"truncated-l4-header": 1}
+
+
+def test_l4_header_shorter_than_the_ports() -> None:
+    rows, reader = _read(pcap([eth(udp4())[: 14 + 20 + 3]]))
+    assert rows[0]["proto"] == 17 and rows[0]["dport"] is None
     assert reader.damage.counts == {"truncated-l4-header": 1}
 
 

@@ -125,7 +125,8 @@ def test_simple_packet_block_uses_interface_0_snaplen_and_has_no_time() -> None:
     rows, _ = _rows(data)
     assert rows[0]["ts"] is None
     assert rows[0]["wire_len"] == len(FRAME) + 4
-    assert rows[0]["dport"] is None  # the TCP header lies past the 40-byte snapshot
+    assert rows[0]["dport"] == 23  # the snapshot kept the ports
+    assert rows[0]["tcp_flags"] is None  # but not the rest of the TCP header
 
 
 def test_obsolete_packet_block() -> None:

@@ -13,8 +13,9 @@ What is decided here (and tested):
   snapshot skips it as ``truncated-ip-header``.
 * An IP length larger than the frame keeps the row (counted ``ip-length-exceeds-frame``):
   ``payload_len`` is what the header claims, ``payload`` what was captured.
-* A TCP/UDP/ICMP header cut by the snapshot keeps the row with null L4 fields and null
-  ``payload_len`` (``truncated-l4-header``); a TCP data offset < 5 or past the IP packet keeps
+* A TCP/UDP/ICMP header cut by the snapshot keeps the row with null ``payload_len``
+  (``truncated-l4-header``) and the L4 fields whose bytes were captured: ports from 4 bytes,
+  ICMP type/code from 4 bytes (echo id/seq from 8), the other TCP fields only with all 20; a TCP data offset < 5 or past the IP packet keeps
   the row with null ``tcp_opts`` and the payload after 20 bytes (``bad-tcp-header``).
 * ``payload_len`` is the L4 payload on the wire from the IP lengths (after the 20+ TCP, 8 UDP,
   8 ICMP/ICMPv6 header bytes; the whole IP payload for other protocols and later fragments);
@@ -216,6 +217,10 @@ def decode(  # type: ignore[no-untyped-def]
             if avail < 20:
                 kept = d.TRUNCATED_L4_HEADER
                 l4ok = False
+                if avail >= 4:  # the ports were captured: keep them (as tshark does)
+                    V[G_PORTS, j] = 1
+                    _put(M16, SPORT, j, _u16(buf, l4))
+                    _put(M16, DPORT, j, _u16(buf, l4 + 2))
             else:
                 V[G_PORTS, j] = 1
                 V[G_TCP, j] = 1
@@ -261,6 +266,10 @@ def decode(  # type: ignore[no-untyped-def]
             if avail < 8:
                 kept = d.TRUNCATED_L4_HEADER
                 l4ok = False
+                if avail >= 4:
+                    V[G_PORTS, j] = 1
+                    _put(M16, SPORT, j, _u16(buf, l4))
+                    _put(M16, DPORT, j, _u16(buf, l4 + 2))
             else:
                 V[G_PORTS, j] = 1
                 _put(M16, SPORT, j, _u16(buf, l4))
