@@ -15,8 +15,9 @@ What is decided here (and tested):
   ``payload_len`` is what the header claims, ``payload`` what was captured.
 * A TCP/UDP/ICMP header cut by the snapshot keeps the row with null ``payload_len``
   (``truncated-l4-header``) and the L4 fields whose bytes were captured: ports from 4 bytes,
-  ICMP type/code from 4 bytes (echo id/seq from 8), the other TCP fields only with all 20; a TCP data offset < 5 or past the IP packet keeps
-  the row with null ``tcp_opts`` and the payload after 20 bytes (``bad-tcp-header``).
+  ICMP type/code from 4 bytes (echo id/seq from 8), the other TCP fields only with all 20.
+* A TCP data offset < 5 or past the IP packet keeps the row with null ``tcp_opts`` and the
+  payload after 20 bytes (``bad-tcp-header``).
 * ``payload_len`` is the L4 payload on the wire from the IP lengths (after the 20+ TCP, 8 UDP,
   8 ICMP/ICMPv6 header bytes; the whole IP payload for other protocols and later fragments);
   Ethernet padding is never payload.
