@@ -12,6 +12,7 @@ import dataclasses
 import json
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +44,44 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)  # fmt: skip
 
 
+#: Columns shown by ``--format table`` (csv/json/parquet carry every column).
+DISPLAY: dict[str, tuple[str, ...]] = {
+    "backscatter": ("victim_ip", "protocol", "attack_type", "victim_ports", "start", "end",
+                    "packets", "peak_pps", "est_peak_pps", "spoofed_addresses"),
+    "scans": ("src_ip", "proto", "kind", "ports", "n_destinations", "packets", "start",
+              "duration_s", "est_pps", "coverage", "internet_wide", "tool"),
+    "tools": ("src_ip", "tool", "tool_packets", "packets", "share", "runner_up"),
+    "events": ("kind", "dimension", "key", "severity", "value", "previous", "change_pct", "day",
+               "subject", "share"),
+    "diurnal": ("level", "entity", "country", "packets", "days", "p_value", "peak_local_hour",
+                "day_night_ratio", "label"),
+}  # fmt: skip
+
+
 def _print_table(name: str, table: pa.Table, limit: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    cols = [c for c in DISPLAY.get(name, ()) if c in table.column_names] or table.column_names
+    table = table.select(cols)
     t = Table(title=f"{name}: {table.num_rows} rows")
     for col in table.column_names:
         t.add_column(col, overflow="fold")
     for row in table.slice(0, limit).to_pylist():
-        t.add_row(*("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
-                    for v in row.values()))  # fmt: skip
+        t.add_row(*(_cell(v) for v in row.values()))
     Console().print(t)
+
+
+def _cell(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(v, list):
+        return " ".join(map(str, v))
+    return str(v)
 
 
 def run(args: argparse.Namespace) -> int:
