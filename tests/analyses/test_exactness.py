@@ -254,3 +254,17 @@ def test_store_rollups_are_reused_until_the_store_changes(tmp_path: Any,
     p = parse_period("2026-10", TZ)
     assert rollups.materialise(store, p)["units"] > 0
     assert rollups.materialise(store, p) == {"units": 0, "buckets": 0, "days": 0}
+
+
+def test_store_rollups_rebuild_when_registry_changes(tmp_path: Any) -> None:
+    from teiten.analyses import rollups
+    from teiten.core.sensors import Registry
+
+    from ._brute import write_store
+
+    store = write_store(tmp_path / "s", generate(300, seed=5), registry())
+    p = parse_period("2026-10", TZ)
+    rollups.materialise(store, p)
+    store.merge_sensors(list(Registry.from_toml_text(
+        '[[sensor]]\nid = "a"\naddresses = ["192.0.2.0/29"]\n').values()))
+    assert rollups.materialise(store, p)["units"] > 0

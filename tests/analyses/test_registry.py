@@ -75,3 +75,13 @@ def test_sensor_selection_restricts_everything(packets: pa.Table) -> None:
 def test_run_needs_a_period_for_raw_packets(packets: pa.Table) -> None:
     with pytest.raises(UsageError):
         run(packets)
+
+
+def test_run_accepts_a_store(tmp_path: Any) -> None:
+    from teiten.analyses import parse_period
+
+    from ._brute import generate, registry, write_store
+
+    store = write_store(tmp_path / "s", generate(200, seed=9), registry())
+    res = run(store, parse_period("2026-10"), names=["totals"], sensors=["a"])
+    assert res["totals"]["sensors"][0].as_py() <= 1
