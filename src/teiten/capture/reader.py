@@ -55,6 +55,7 @@ from teiten.capture.damage import DamageLog
 from teiten.capture.io import open_decompressed
 from teiten.capture.outputs import OutputPool, Outputs
 from teiten.core.errors import CaptureFormatError
+from teiten.core.schema import DECODED_SCHEMA
 
 #: Most records framed (and rows decoded) per batch.
 MAX_ROWS: Final = 1 << 19
@@ -102,6 +103,16 @@ class Interface:
     tsresol: int = 6
     tsoffset: int = 0
     section: int = 0
+
+    @property
+    def resolution_ns(self) -> float:
+        """Length of one timestamp unit in nanoseconds (1000.0 for the default µs).
+
+        >>> Interface(0, 1, None, 0, tsresol=0x80 | 10).resolution_ns
+        976562.5
+        """
+        exp = self.tsresol & 0x7F
+        return 1e9 / (2.0**exp if self.tsresol & 0x80 else 10.0**exp)
 
 
 def _ts_params(tsresol: int, tsoffset: int) -> tuple[int, int, int, int]:
@@ -430,3 +441,18 @@ class CaptureReader:
             if batch.num_rows:
                 out.append(batch)
         return out
+
+
+def read_table(stream: BinaryIO, name: str, **options: int) -> pa.Table:
+    """Decode a whole capture into one :data:`~teiten.core.schema.DECODED_SCHEMA` table.
+
+    A convenience for small inputs and tests (memory grows with the input; stream with
+    :meth:`CaptureReader.batches` otherwise). ``options`` go to :class:`CaptureReader`.
+
+    >>> import io, struct
+    >>> head = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+    >>> read_table(io.BytesIO(head), "empty.pcap").num_rows
+    0
+    """
+    reader = CaptureReader(stream, name, **options)
+    return pa.Table.from_batches(list(reader.batches()), schema=DECODED_SCHEMA)
