@@ -158,6 +158,41 @@ def _max_distinct_pairs(
     return out
 
 
+def _runs(key: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+    """Start-of-run flags of a sorted array."""
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    return new
+
+
+def _campaign_counts(
+    sid: npt.NDArray[np.int64], dst: npt.NDArray[np.int64], port: npt.NDArray[np.int64],
+    n_s: int,
+) -> tuple[npt.NDArray[np.int64], ...]:
+    """Per campaign: distinct addresses, distinct ports, max addresses on one port, max ports
+    on one address — with two single-key sorts of packed (campaign, port, address) keys."""
+    _, didx = np.unique(dst, return_inverse=True)
+    if n_s >= 1 << 23 or didx.max(initial=0) >= 1 << 24:  # too wide to pack: generic path
+        return (distinct_per_group(sid, dst, n_s), distinct_per_group(sid, port, n_s),
+                _max_distinct_pairs(sid, port, dst, n_s),
+                _max_distinct_pairs(sid, dst, port, n_s))  # fmt: skip
+    s64, d64, p64 = (x.astype(np.uint64) for x in (sid, didx, port & 0xFFFF))
+    out = []
+    for hi, lo, lo_bits in ((p64, d64, 24), (d64, p64, 16)):
+        key = np.sort((s64 << np.uint64(40)) | (hi << np.uint64(lo_bits)) | lo)
+        grp = (key >> np.uint64(40)).astype(np.int64)
+        pair = key >> np.uint64(lo_bits)  # (campaign, hi)
+        triple = _runs(key)
+        new_pair = _runs(pair)
+        n_hi = np.bincount(grp[new_pair], minlength=n_s)  # distinct hi per campaign
+        lo_per_pair = np.add.reduceat(triple.astype(np.int64), np.flatnonzero(new_pair))
+        best = np.zeros(n_s, dtype=np.int64)
+        np.maximum.at(best, grp[new_pair], lo_per_pair)
+        out.append((n_hi.astype(np.int64), best))
+    (n_ports, dst_per_port), (n_dst, ports_per_dst) = out
+    return n_dst, n_ports, dst_per_port, ports_per_dst
+
+
 def detect(packets: PacketSource, period: Period | None, params: Params = Params()) -> pa.Table:
     """Find scan campaigns.
 
@@ -212,10 +247,7 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
     first = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
     last = np.r_[first[1:] - 1, len(sid) - 1]
 
-    n_dst = distinct_per_group(sid, dst, n_s)
-    n_ports = distinct_per_group(sid, port, n_s)
-    dst_per_port = _max_distinct_pairs(sid, port, dst, n_s)
-    ports_per_dst = _max_distinct_pairs(sid, dst, port, n_s)
+    n_dst, n_ports, dst_per_port, ports_per_dst = _campaign_counts(sid, dst, port, n_s)
     box = (n_ports >= params.min_ports) & (n_dst >= h)
     horizontal = ~box & (dst_per_port >= h)
     vertical = ~box & ~horizontal & (ports_per_dst >= params.min_ports)
