@@ -542,12 +542,14 @@ def _methodology(c: _Ctx, omitted: list[str]) -> Section:
         blocks.append(Paragraph(c.t("doc.omitted_sections", names=", ".join(omitted)), "note"))
     params = [*f.params, *(("report.events", k, str(v)) for k, v in
                            sorted(dataclasses.asdict(ev.Params()).items()))]
-    if params:
+    grouped: dict[str, list[str]] = {}
+    for a, p, v in params:
+        grouped.setdefault(a, []).append(f"{p}={v}")
+    if grouped:
         blocks.append(Table("tbl-params", c.t("method.params_caption"),
-                            (c.t("method.col_analysis"), c.t("method.col_param"),
-                             c.t("method.col_value")),
-                            tuple((Cell(a, a), Cell(p, p, cls="mono"), Cell(v, v, cls="mono"))
-                                  for a, p, v in params), (), "params"))
+                            (c.t("method.col_analysis"), c.t("method.col_param")),
+                            tuple((Cell(a, a), Cell(", ".join(ps), ", ".join(ps), cls="mono"))
+                                  for a, ps in grouped.items()), (), "params"))
     blocks.append(Paragraph(c.t("method.software", version=f.meta.get("version", "?"),
                                 store=f.meta.get("store", "-"),
                                 inputs=f.meta.get("inputs", "-")), "note"))

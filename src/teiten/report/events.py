@@ -97,8 +97,9 @@ def attack_events(attacks: Sequence[Attack], table: str, limit: int = 2) -> list
     """The largest backscatter attacks (by estimated rate)."""
     top = sorted(attacks, key=lambda a: -a.est_pps)[:limit]
     return [Event("backscatter_attack",
-                  {"victim": a.victim, "proto": a.proto, "port": a.port if a.port is not None
-                   else "-", "start": a.start.isoformat(), "duration_s": a.duration_s,
+                  {"victim": a.victim,
+                   "target": f"{a.port}/{a.proto}" if a.port is not None else a.proto,
+                   "start": a.start.isoformat(), "duration_s": a.duration_s,
                    "rate": a.est_pps}, table, 55 + i) for i, a in enumerate(top)]
 
 
@@ -128,8 +129,10 @@ def sentence(event: Event, cat: Catalog, label: Callable[[str], str],
             values[k] = fmt_num(float(v))
         elif k == "delta":
             values[k] = fmt_signed(float(v), lang)
+            values["delta_abs"] = fmt_num(abs(float(v)))
         elif k == "pct":
             values[k] = fmt_pct(float(v), lang)
+            values["pct_abs"] = f"{abs(float(v)):,.1f}%"
         elif k == "share":
             values[k] = fmt_share(float(v))
         elif k == "rate":
