@@ -65,13 +65,21 @@ def test_box_scan_many_ports_many_addresses() -> None:
 
 def test_idle_timeout_over_480_s_splits_campaigns() -> None:
     t = np.r_[np.arange(30), 29 + 481 + np.arange(30)]
-    r = run(probes(t, BASE + np.arange(60) % 30, 23))
+    r = run(probes(t, BASE + np.arange(60) % 30, 23), monitored_addresses=65536)
     assert r.num_rows == 2
 
 
 def test_gap_of_480_s_keeps_one_campaign() -> None:
     t = np.r_[np.arange(30), 29 + 480 + np.arange(30)]
-    assert run(probes(t, BASE + np.arange(60) % 30, 23)).num_rows == 1
+    assert run(probes(t, BASE + np.arange(60) % 30, 23), monitored_addresses=65536).num_rows == 1
+
+
+def test_idle_timeout_can_grow_for_small_sensor_sets() -> None:
+    # 96 addresses: 480 s x 4096/96 capped at x24 = 3.2 h; a 40-min gap stays in the campaign
+    t = np.r_[np.arange(30), 29 + 2400 + np.arange(30)]
+    cols = probes(t, BASE + np.arange(60) % 30, 23)
+    assert run(cols, monitored_addresses=96, max_idle_factor=24).num_rows == 1
+    assert run(cols, monitored_addresses=96).num_rows == 2  # default: unscaled
 
 
 def test_internet_wide_rate_and_coverage() -> None:
@@ -123,3 +131,19 @@ def test_prefilter_does_not_change_the_result() -> None:
     scan = probes(np.arange(100), BASE + np.arange(100), 22, src=5)
     cols = concat(noise, scan)
     assert run(cols).equals(run(cols, prefilter=False))
+
+
+def test_packed_campaign_counts_equal_the_generic_ones() -> None:
+    from teiten.detections._common import distinct_per_group
+    from teiten.detections.scans import _campaign_counts, _max_distinct_pairs
+
+    rng = np.random.default_rng(0)
+    n, k = 20_000, 300
+    sid = np.sort(rng.integers(0, k, n))
+    dst, port = rng.integers(0, 2**32, n), rng.integers(0, 65536, n)
+    packed = _campaign_counts(sid, dst, port, k)
+    generic = (distinct_per_group(sid, dst, k), distinct_per_group(sid, port, k),
+               _max_distinct_pairs(sid, port, dst, k),
+               _max_distinct_pairs(sid, dst, port, k))  # fmt: skip
+    for a, b in zip(packed, generic, strict=True):
+        assert (a == b).all()
