@@ -155,6 +155,13 @@ class CaptureReader:
     ------
     CaptureFormatError
         Empty, unreadable, or not a pcap/pcapng capture.
+
+    Notes
+    -----
+    The stream is decompressed transparently (:func:`teiten.capture.io.open_decompressed`),
+    so a raw file object is enough. Batches of 64 Ki records or more are decoded in two threads
+    (the kernel releases the GIL). Batches share recycled output buffers with the reader:
+    keep a batch as long as needed, its buffers are reused only once it is gone.
     """
 
     def __init__(
