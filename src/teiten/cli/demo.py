@@ -104,17 +104,21 @@ def report(store_path: Path, period: Period, out: Path) -> list[Path]:
     """Write the ja and en reports (HTML and PDF)."""
     from teiten.report.build import collect
     from teiten.report.compose import compose
-    from teiten.report.render import write_report
+    from teiten.report.render import find_chromium, write_report
     from teiten.store import open_store
 
     facts = collect(open_store(store_path), period, detections=False)
     for key, reason in sorted(facts.reasons.items()):
         _say(f"report: {key}: not analysed ({reason})")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    formats: tuple[str, ...] = ("html", "pdf")
+    if find_chromium() is None:
+        _say("report: no Chromium for the PDF (apt-get install chromium); writing HTML only")
+        formats = ("html",)
     paths: list[Path] = []
     for lang in ("ja", "en"):
-        written = write_report(compose(facts, lang, generated_at=when), out, ("html", "pdf"))
-        paths += [written["html"], written["pdf"]]
+        written = write_report(compose(facts, lang, generated_at=when), out, formats)
+        paths += [written[f] for f in formats]
     return paths
 
 
