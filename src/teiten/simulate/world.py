@@ -239,7 +239,7 @@ def _plan_sensors(sc: Scenario, seed: int, start: int, end: int) -> tuple[
         st = SensorState(Sensor(
             id=sid, name=f"{plan.name_prefix} {i + 1}", kind=str(kinds[i]),
             country=plan.country, timezone=plan.timezone,
-            match=(f"*captures/{sid}/*",),
+            match=(f"*captures/{sid}/*",), interfaces=(sid,),
         ))
         ab: tuple[AddressBlock, ...]
         ranges: list[tuple[Any, int, int]]
@@ -426,7 +426,7 @@ def _tail_ports(rng: np.random.Generator, m: int) -> npt.NDArray[np.uint16]:
     """A long tail of ports: Zipf-like ranks over a shuffled port list, mostly below 10000."""
     perm = _rng(7, 7).permutation(np.arange(1, 65536))
     low = perm[perm < 10000]
-    rank = np.minimum(rng.zipf(1.3, m) - 1, len(low) - 1)
+    rank = np.minimum(rng.zipf(1.15, m) - 1, len(low) - 1)
     return low[rank].astype(np.uint16)
 
 
