@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from teiten.signatures.content import Content, inspect, link
+from teiten.signatures.content import Content, IsDataAt, inspect, link
 
 
 def m(payload: bytes, *cs: Content) -> bool:
@@ -110,3 +110,30 @@ def test_independent_failure_is_final() -> None:
 
 def test_content_longer_than_window_fails() -> None:
     assert not m(b"abc", Content(b"abcd"))
+
+
+def test_isdataat_absolute() -> None:
+    assert m(b"abcdef", IsDataAt(5))
+    assert not m(b"abcde", IsDataAt(5))
+    assert m(b"abcde", IsDataAt(5, negated=True))
+
+
+def test_isdataat_relative_to_last_match() -> None:
+    assert m(b"abcd", Content(b"ab"), IsDataAt(2, relative=True))
+    assert not m(b"abc", Content(b"ab"), IsDataAt(2, relative=True))
+
+
+def test_negated_relative_isdataat_does_not_backtrack() -> None:
+    # "nothing after ab": the first "ab" has data after it; Suricata does not retry "ab"
+    # because isdataat carries no `within`
+    assert m(b"xxab", Content(b"ab"), IsDataAt(1, relative=True, negated=True))
+    assert not m(b"abxab", Content(b"ab"), IsDataAt(1, relative=True, negated=True))
+
+
+def test_isdataat_parsed_in_rule() -> None:
+    from teiten.signatures.rule import parse_rule
+    r = parse_rule('alert tcp any any -> any any (content:"a"; isdataat:!3,relative; nocase; '
+                   "sid:1;)")
+    a, d = r.contents
+    assert isinstance(a, Content) and a.nocase and a.relative_next
+    assert d == IsDataAt(3, relative=True, negated=True)

@@ -90,12 +90,13 @@ def test_compiled_sids(loaded: RuleSet) -> None:
     assert {2102003, 2102004, 2100483, 2100499, 2100469, 2101228, 2100623, 2030017, 2030018,
             2030019, 2030020, 2008578, 2011716} <= sids
     assert 2009582 in sids  # fragbits is supported (ip_flags column)
+    assert 2030005 in sids  # isdataat is supported
 
 
 @pytest.mark.parametrize(("sid", "reason"), [
     (2001219, "flow"), (2006446, "stream state"), (2002677, "app-layer protocol"),
     (2009361, "stream state"), (2014169, "app-layer protocol"), (2030001, "stream state"),
-    (2030002, "byte_test"), (2030003, "byte_jump"), (2030005, "isdataat"),
+    (2030002, "byte_test"), (2030003, "byte_jump"),
     (2030013, "MISSING_SERVERS"), (2030015, "hex"), (2030016, "7 fields"),
     (2030021, "stream state"), (2030022, "ssl_state"), (2030023, "app-layer"),
     (2030024, "flow state"),

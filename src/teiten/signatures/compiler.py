@@ -227,7 +227,7 @@ def compile_rule(rule: Rule, variables: Variables, *, source: str = "",
     needs_ports = rule.sport.strip() != "any" or rule.dport.strip() != "any"
     if needs_ports and protos is not None and not set(protos) <= {6, 17, 132}:
         raise UnsupportedRuleError(f"port test on protocol {rule.proto}")
-    positive = [c for c in rule.contents if not c.negated]
+    positive = [c for c in rule.contents if isinstance(c, Content) and not c.negated]
     fast = max(positive, key=lambda c: len(c.pattern)) if positive else None
     return CompiledRule(
         rule=rule,

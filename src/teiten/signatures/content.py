@@ -82,16 +82,35 @@ class Content:
         return None
 
 
-def link(contents: Sequence[Content]) -> tuple[Content, ...]:
-    """Set the ``within_next`` / ``relative_next`` flags from each following content."""
+@dataclass(frozen=True, slots=True)
+class IsDataAt:
+    """``isdataat:[!]n[,relative]``: payload byte ``n`` exists (counted from the end of the
+    last positive content match when ``relative``)."""
+
+    n: int
+    relative: bool = False
+    negated: bool = False
+    within: None = None
+
+    def reach(self) -> int | None:
+        """Largest payload byte index (exclusive) the test looks at; None when relative."""
+        return None if self.relative else self.n + 1
+
+
+Element = Content | IsDataAt
+
+
+def link(contents: Sequence[Element]) -> tuple[Element, ...]:
+    """Set the ``within_next`` / ``relative_next`` flags from each following element."""
     out = list(contents)
     for i in range(len(out) - 1):
-        nxt = out[i + 1]
-        out[i] = replace(out[i], within_next=nxt.within is not None, relative_next=nxt.relative)
+        nxt, cur = out[i + 1], out[i]
+        if isinstance(cur, Content):
+            out[i] = replace(cur, within_next=nxt.within is not None, relative_next=nxt.relative)
     return tuple(out)
 
 
-def inspect(contents: Sequence[Content], payload: bytes) -> bool:
+def inspect(contents: Sequence[Element], payload: bytes) -> bool:
     """Whether ``payload`` satisfies every content of a rule (contents already :func:`link`-ed).
 
     Examples
@@ -103,12 +122,26 @@ def inspect(contents: Sequence[Content], payload: bytes) -> bool:
     """
     if not contents:
         return True
-    lower = payload.lower() if any(c.nocase for c in contents) else payload
+    lower = (payload.lower() if any(isinstance(c, Content) and c.nocase for c in contents)
+             else payload)
     return _inspect(contents, 0, payload, lower, 0) == MATCH
 
 
-def _inspect(cs: Sequence[Content], i: int, buf: bytes, low: bytes, prev_end: int) -> int:
+def _isdataat(cs: Sequence[Element], i: int, d: IsDataAt, buf: bytes, low: bytes,
+              prev_end: int) -> int:
+    # Suricata: absolute — data at n exists iff n < len; relative — iff prev_end + n <= len
+    present = (prev_end + d.n <= len(buf)) if d.relative else (d.n < len(buf))
+    if present != d.negated:
+        return _next(cs, i, buf, low, prev_end)
+    if d.relative and d.negated:
+        return NO_MATCH
+    return DISCONTINUE
+
+
+def _inspect(cs: Sequence[Element], i: int, buf: bytes, low: bytes, prev_end: int) -> int:
     c = cs[i]
+    if isinstance(c, IsDataAt):
+        return _isdataat(cs, i, c, buf, low, prev_end)
     n = len(buf)
     retry = 0
     pat = c.pattern.lower() if c.nocase else c.pattern
@@ -148,10 +181,11 @@ def _inspect(cs: Sequence[Content], i: int, buf: bytes, low: bytes, prev_end: in
         retry = found + 1
 
 
-def _next(cs: Sequence[Content], i: int, buf: bytes, low: bytes, prev_end: int) -> int:
+def _next(cs: Sequence[Element], i: int, buf: bytes, low: bytes, prev_end: int) -> int:
     if i == len(cs) - 1:
         return MATCH
     return _inspect(cs, i + 1, buf, low, prev_end)
 
 
-__all__ = ["DISCONTINUE", "MATCH", "NO_MATCH", "Content", "inspect", "link"]
+__all__ = ["DISCONTINUE", "MATCH", "NO_MATCH", "Content", "Element", "IsDataAt", "inspect",
+           "link"]

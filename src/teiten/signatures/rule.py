@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from teiten.signatures.content import Content, link
+from teiten.signatures.content import Content, IsDataAt, link
 from teiten.signatures.errors import RuleSyntaxError, UnsupportedRuleError
 from teiten.signatures.keywords import FlagsTest, FragbitsTest, IntTest, parse_ip_proto
 
@@ -86,7 +86,7 @@ class Rule:
     priority: int | None = None
     metadata: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
-    contents: tuple[Content, ...] = ()
+    contents: tuple[Content | IsDataAt, ...] = ()
     tests: tuple[tuple[str, IntTest], ...] = ()
     flags: FlagsTest | None = None
     ip_proto: IntTest | None = None
@@ -305,7 +305,7 @@ def parse_rule(text: str) -> Rule:
     meta: dict[str, object] = {}
     metadata: list[str] = []
     refs: list[str] = []
-    contents: list[Content] = []
+    contents: list[Content | IsDataAt] = []
     tests: list[tuple[str, IntTest]] = []
     flags: FlagsTest | None = None
     ip_proto: IntTest | None = None
@@ -329,9 +329,14 @@ def parse_rule(text: str) -> Rule:
             pat, neg = parse_content(value)
             contents.append(Content(pat, negated=neg))
         elif key in _CONTENT_MODS:
-            if not contents:
+            last = max((k for k, c in enumerate(contents) if isinstance(c, Content)), default=-1)
+            if last < 0:
                 raise RuleSyntaxError(f"{key} without a preceding content")
-            contents[-1] = _modify(contents[-1], key, value)
+            cur = contents[last]
+            assert isinstance(cur, Content)
+            contents[last] = _modify(cur, key, value)
+        elif key == "isdataat":
+            contents.append(_isdataat(value))
         elif key in _NOOP:
             if key == "pkt_data" and contents:
                 raise UnsupportedRuleError("pkt_data after a content buffer switch")
@@ -365,7 +370,7 @@ def parse_rule(text: str) -> Rule:
     if not isinstance(sid, int) or sid <= 0:
         raise RuleSyntaxError("missing or invalid sid")
     for c in contents:
-        if c.within is not None and c.within < len(c.pattern):
+        if isinstance(c, Content) and c.within is not None and c.within < len(c.pattern):
             raise RuleSyntaxError(f"within {c.within} shorter than content {c.pattern!r}")
     return Rule(
         action=action, proto=proto, src=src, sport=sport, direction=direction, dst=dst,
@@ -377,6 +382,22 @@ def parse_rule(text: str) -> Rule:
         tests=tuple(tests), flags=flags, ip_proto=ip_proto, fragbits=fragbits, sameip=sameip,
         threshold=thr, text=text,
     )
+
+
+def _isdataat(value: str | None) -> IsDataAt:
+    parts = [p.strip() for p in (value or "").split(",")]
+    n_text, opts = parts[0], parts[1:]
+    negated = n_text.startswith("!")
+    n_text = n_text.lstrip("!").strip()
+    if any(o not in ("relative", "rawbytes") for o in opts):
+        raise UnsupportedRuleError(f"isdataat option {opts} not supported")
+    try:
+        n = int(n_text)
+    except ValueError as exc:
+        raise UnsupportedRuleError(f"isdataat with a variable {n_text!r}") from exc
+    if n < 0:
+        raise RuleSyntaxError("isdataat must not be negative")
+    return IsDataAt(n, relative="relative" in opts, negated=negated)
 
 
 def _modify(c: Content, key: str, value: str | None) -> Content:
