@@ -195,7 +195,8 @@ def _summary(c: _Ctx) -> Section:
         fmt = fmt_int if integer else fmt_num
         if before:
             pct = 100 * (now - before) / before
-            chg = Cell(fmt_pct(pct, c.lang), pct, True, "up" if pct > 0 else "down")
+            chg = Cell(fmt_pct(pct, c.lang), pct, True,
+                       "up" if pct > 0 else "down" if pct < 0 else "")
         else:
             chg = Cell(c.t("unit.none"), None, True, "muted")
         rows.append((Cell(c.t(key), key), Cell(fmt(now), now, True),
