@@ -9,26 +9,22 @@ chunk size, whatever the period length. Every random draw comes from a generator
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from teiten.capture.writer import LINKTYPE_ETHERNET, CaptureWriter, PacketColumns
 from teiten.core.errors import UsageError
 from teiten.core.sensors import Registry
 from teiten.simulate.packets import event_packets, population
-from teiten.simulate.pools import to_dotted
-from teiten.simulate.scenario import RATE_KINDS, Scenario
+from teiten.simulate.scenario import Scenario
 from teiten.simulate.truth import TRUTH_FILES, build_truth
 from teiten.simulate.world import DAY, HOUR, UTC_OFFSET, Actor, World, diurnal_profile, plan_world
 
@@ -383,20 +379,4 @@ def simulate(
                    {st.sensor.id: int(eng.per_sensor[i]) for i, st in enumerate(world.sensors)})
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-__all__ = [
-    "RATE_KINDS",
-    "Params",
-    "Summary",
-    "_jsonable",
-    "json",
-    "pa",
-    "pq",
-    "simulate",
-    "to_dotted",
-]
+__all__ = ["Params", "Summary", "simulate"]

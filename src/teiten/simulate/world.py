@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -464,4 +464,4 @@ def duration_days(world: World) -> float:
 
 
 __all__ = ["DAY", "HOUR", "NS", "Actor", "Event", "SensorState", "Sources", "World",
-           "diurnal_profile", "duration_days", "plan_world", "timedelta"]
+           "diurnal_profile", "duration_days", "plan_world"]
