@@ -31,8 +31,9 @@ kind                  rule (thresholds in :class:`Params`)
 
 Severity is ``low``/``medium``/``high`` from the event's score (documented per kind in
 :func:`_severity`). Observation days use the period's time zone. The previous period comes from
-:meth:`teiten.core.periods.Period.previous`; the ranking is this module's own (the statistics
-comparison module ranks the same way: by packets, ties by key).
+:meth:`teiten.core.periods.Period.previous`; the ranks come from the statistics module's
+period comparison (:mod:`teiten.analyses.comparison`, competition ranks over packets), so "new
+to the top 10" agrees with the report's tables.
 
 Examples
 --------
@@ -191,12 +192,24 @@ def _event(kind: str, dim: str, key: str, score: float, **nums: Any) -> dict[str
     }  # fmt: skip
 
 
-def _ranks(values: npt.NDArray[np.float64], keys: list[str]) -> npt.NDArray[np.int64]:
-    """Rank by value descending, ties by key; 0 where the value is 0 (not ranked)."""
-    order = np.lexsort((np.asarray(keys, dtype=object).argsort().argsort(), -values))
-    rank = np.zeros(len(values), dtype=np.int64)
-    rank[order] = np.arange(1, len(values) + 1)
-    return np.where(values > 0, rank, 0)
+def _ranks(
+    keys: list[str], now: npt.NDArray[np.float64], prev: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Ranks now and before (0 = not ranked) with the report tables' rules: the statistics
+    module's period comparison (competition ranks; zero and "very few" values unranked)."""
+    from teiten.analyses.comparison import Params as CompareParams
+    from teiten.analyses.comparison import compare
+
+    karr = pa.array(keys, pa.string())
+    cmp = compare(pa.table({"key": karr, "v": now}), pa.table({"key": karr, "v": prev}), ["key"],
+                  CompareParams(value="v", display_floor=0.5))  # fmt: skip
+    pos = {k: i for i, k in enumerate(keys)}
+    r_now = np.zeros(len(keys), dtype=np.int64)
+    r_prev = np.zeros(len(keys), dtype=np.int64)
+    for k, rn, rp in zip(cmp.column("key").to_pylist(), cmp.column("rank_now").to_pylist(),
+                         cmp.column("rank_before").to_pylist(), strict=True):  # fmt: skip
+        r_now[pos[k]], r_prev[pos[k]] = rn or 0, rp or 0
+    return r_now, r_prev
 
 
 def _dimension(
@@ -237,7 +250,7 @@ def _dimension(
     day = np.asarray(counts.column("day").to_numpy(), dtype=np.int64)
     pk = matrix(kid, day, np.asarray(counts.column("packets").to_numpy(), dtype=np.float64))
     now, prev = pk[:, n_days:].sum(axis=1), pk[:, :n_days].sum(axis=1)
-    r_now, r_prev = _ranks(now, klist), _ranks(prev, klist)
+    r_now, r_prev = _ranks(klist, now, prev)
     for i in np.flatnonzero((r_now > 0) & (r_now <= params.top_n)).tolist():
         k, rn = klist[i], int(r_now[i])
         rp = int(r_prev[i]) or None
