@@ -32,3 +32,13 @@ def test_missing_parts_are_reasons_not_failures() -> None:
     assert facts.reasons["signatures"] == "needs a store"
     assert facts.reasons["backscatter"] == "detection not run"
     assert facts.attacks is None
+
+
+def test_an_empty_period_says_no_data_instead_of_empty_tables() -> None:
+    from teiten.report.compose import compose
+
+    facts = collect(context.empty_packets(), parse_period("2026-10"), detections=True)
+    report = compose(facts, "en")
+    assert [t.id for t in report.tables() if not t.rows] == []
+    ports = next(s for s in report.sections if s.key == "ports")
+    assert ports.available and "No data" in ports.blocks[0].text  # type: ignore[union-attr]

@@ -103,6 +103,10 @@ def _unavailable(c: _Ctx, key: str) -> Section:
     return Section(key, c.t(f"section.{key}"), False, (), reason)
 
 
+def _no_data(c: _Ctx, key: str) -> Section:
+    return Section(key, c.t(f"section.{key}"), True, (Paragraph(c.t("doc.no_data")),))
+
+
 def _cmp_table(c: _Ctx, tid: str, caption: str, key_col: str, rows: Sequence[CmpRow],
                source: str, label_fn: object = None) -> Table:
     """The NPA comparison table: top 10 plus rows outside it that hold a rise/fall rank."""
@@ -321,6 +325,8 @@ def _ports(c: _Ctx) -> Section:
     f = c.f
     if f.ports is None:
         return _unavailable(c, "ports")
+    if not f.ports:
+        return _no_data(c, "ports")
     blocks: list[Block] = [Paragraph(c.t("ports.intro", ref=ref("tbl-ports")))]
     blocks.append(_cmp_table(c, "tbl-ports", c.t("ports.table_caption"), c.t("ports.col_port"),
                              f.ports, "ports"))
@@ -363,6 +369,8 @@ def _countries(c: _Ctx) -> Section:
     f = c.f
     if f.countries is None:
         return _unavailable(c, "countries")
+    if not f.countries:
+        return _no_data(c, "countries")
     blocks: list[Block] = [Paragraph(c.t("countries.intro", ref=ref("tbl-countries")))]
     blocks.append(_cmp_table(c, "tbl-countries", c.t("countries.table_caption"),
                              c.t("countries.col_country"), f.countries, "countries"))
@@ -377,6 +385,8 @@ def _signatures(c: _Ctx) -> Section:
     f = c.f
     if f.signatures is None:
         return _unavailable(c, "signatures")
+    if not f.signatures:
+        return _no_data(c, "signatures")
     blocks: list[Block] = [Paragraph(c.t("signatures.intro",
                                          value=fmt_num(f.signatures_pad or 0.0, 1),
                                          ref=ref("tbl-signatures")))]
@@ -417,7 +427,9 @@ def _scans(c: _Ctx) -> Section:
     if f.scans is None and f.tools is None and f.diurnal is None:
         return _unavailable(c, "scans")
     blocks: list[Block] = []
-    if f.scans is not None:
+    if f.scans is not None and not f.scans and not f.tools and not f.diurnal:
+        return _no_data(c, "scans")
+    if f.scans:
         blocks.append(Paragraph(c.t("scans.intro", n=fmt_int(len(f.scans)), ref=ref("tbl-scans"))))
         groups: dict[tuple[str, str, str | None, str], list[Scan]] = {}
         for sc in f.scans:
@@ -490,8 +502,10 @@ def _printable(s: str, limit: int = 80) -> str:
 
 
 def _glossary(c: _Ctx, ports: list[str]) -> Section:
-    if not ports:
+    if c.f.ports is None:
         return _unavailable(c, "glossary")
+    if not ports:
+        return _no_data(c, "glossary")
     rows = []
     for p in ports:
         text = c.f.glossary.get(p, {}).get(c.lang) or c.t("glossary.unknown")
@@ -507,6 +521,8 @@ def _coverage(c: _Ctx) -> Section:
     f = c.f
     if f.coverage is None:
         return _unavailable(c, "coverage")
+    if not f.coverage:
+        return _no_data(c, "coverage")
     cov = f.coverage
     covered = sum(s.covered_days for s in cov)
     calendar = sum(s.calendar_days for s in cov)
