@@ -323,54 +323,50 @@ def _drivers(
             SELECT proto, {_PORT_SQL} AS port, src, sport, ts FROM packets
             WHERE {where} AND ip_version = 4) WHERE list_contains(?, {_KID_SQL}))"""
     bargs = [period.start_utc, *args, refs]
-    tot = """tot AS (SELECT proto, port, count(*) FILTER (WHERE cur) AS now,
-                 count(*) FILTER (WHERE NOT cur) AS prev FROM b GROUP BY ALL)"""
-    per_entity = """, d AS (SELECT proto, port, {ent} AS ent,
-              count(*) FILTER (WHERE cur) - count(*) FILTER (WHERE NOT cur) AS inc
-              FROM b GROUP BY ALL),
-            top AS (SELECT proto, port, arg_max(ent, inc) AS ent, max(inc) AS inc FROM d
-                    GROUP BY ALL)
-        SELECT {label} AS key, tot.now, tot.prev, top.ent, top.inc
-        FROM tot JOIN top USING (proto, port)"""
-    label = _LABEL_SQL
-    src_t = query(packets, base + ", " + tot + per_entity.format(ent="src", label=label), bargs)
-    pre_t = query(packets, base + ", " + tot + per_entity.format(ent="src >> 8", label=label),
-                  bargs)  # fmt: skip
-    sp_t = query(packets, base + ", " + tot + f""", s AS (
-            SELECT proto, port, sport, count(*) AS n FROM b WHERE cur AND sport IS NOT NULL
-            GROUP BY ALL),
-            top AS (SELECT proto, port, arg_max(sport, n) AS sport, max(n) AS n FROM s
-                    GROUP BY ALL)
-        SELECT {label} AS key, tot.now, tot.prev, top.sport, top.n
-        FROM tot JOIN top USING (proto, port)""", bargs)
+    # one pass: totals and per-source, per-/24 and per-source-port counts (grouping sets)
+    rows = query(packets, base + f""",
+        g AS (SELECT proto, port, src, pfx, sport, GROUPING(src, pfx, sport) AS gid,
+                     count(*) FILTER (WHERE cur) AS now, count(*) FILTER (WHERE NOT cur) AS prev
+              FROM (SELECT proto, port, src, src >> 8 AS pfx, sport, cur FROM b)
+              GROUP BY GROUPING SETS ((proto, port), (proto, port, src), (proto, port, pfx),
+                                      (proto, port, sport)))
+        SELECT {_LABEL_SQL} AS key, t.now, t.prev, s.ent AS src_ent, s.inc AS src_inc,
+               p.ent AS pfx_ent, p.inc AS pfx_inc, sp.sport, sp.n AS sport_n
+        FROM (SELECT proto, port, now, prev FROM g WHERE gid = 7) t
+        LEFT JOIN (SELECT proto, port, arg_max(src, now - prev) AS ent, max(now - prev) AS inc
+                   FROM g WHERE gid = 3 GROUP BY ALL) s USING (proto, port)
+        LEFT JOIN (SELECT proto, port, arg_max(pfx, now - prev) AS ent, max(now - prev) AS inc
+                   FROM g WHERE gid = 5 GROUP BY ALL) p USING (proto, port)
+        LEFT JOIN (SELECT proto, port, arg_max(sport, now) AS sport, max(now) AS n
+                   FROM g WHERE gid = 6 AND sport IS NOT NULL GROUP BY ALL) sp
+          USING (proto, port)""", bargs).to_pylist()  # fmt: skip
     events: list[dict[str, Any]] = []
-    prefix = {r["key"]: r for r in pre_t.to_pylist()}
-    for r in src_t.to_pylist():
+    for r in rows:
         now, prev = float(r["now"]), float(r["prev"])
-        inc = now - prev
-        if now < params.min_packets or inc <= 0:
-            continue
-        base_nums = {"value": now, "previous": prev, "increase": inc}
-        drivers = (("single-source", r, 0), ("single-prefix", prefix.get(r["key"]), 8))
-        for kind, row, shift in drivers:
-            if row is None:
-                continue
-            share = float(row["inc"]) / inc
-            if share >= params.driver_share:
-                who = ip_text(np.array([int(row["ent"]) << shift]))[0]
-                subject = f"{who}/24" if shift else who
-                events.append(_event(kind, "port", r["key"], share, subject=subject, share=share,
-                                     subject_increase=float(row["inc"]), **base_nums))  # fmt: skip
-                break
-    for r in sp_t.to_pylist():
-        now = float(r["now"])
         if now < params.min_packets:
             continue
-        share = float(r["n"]) / now
-        if share >= params.sport_share:
-            events.append(_event("dominant-sport", "port", r["key"], share,
-                                 subject=str(int(r["sport"])), share=share, sport=int(r["sport"]),
-                                 value=now, previous=float(r["prev"])))  # fmt: skip
+        inc = now - prev
+        base_nums = {"value": now, "previous": prev}
+        if inc > 0:
+            drivers = (("single-source", r["src_ent"], r["src_inc"], 0),
+                       ("single-prefix", r["pfx_ent"], r["pfx_inc"], 8))  # fmt: skip
+            for kind, ent, ent_inc, shift in drivers:
+                if ent is None or ent_inc is None:
+                    continue
+                share = float(ent_inc) / inc
+                if share >= params.driver_share:
+                    who = ip_text(np.array([int(ent) << shift]))[0]
+                    subject = f"{who}/24" if shift else who
+                    events.append(_event(kind, "port", r["key"], share, subject=subject,
+                                         share=share, increase=inc,
+                                         subject_increase=float(ent_inc), **base_nums))  # fmt: skip
+                    break
+        if r["sport"] is not None:
+            share = float(r["sport_n"]) / now
+            if share >= params.sport_share:
+                events.append(_event("dominant-sport", "port", r["key"], share,
+                                     subject=str(int(r["sport"])), share=share,
+                                     sport=int(r["sport"]), **base_nums))  # fmt: skip
     return events
 
 
