@@ -113,6 +113,12 @@ def test_injected_phenomena_are_told(ja: ReportData) -> None:
     assert "発信元ポート6000" in text and "8909/TCP" in text
 
 
+def test_scan_campaign_is_listed(en: ReportData) -> None:
+    row = en.table("tbl-scans").rows[0]
+    assert (row[0].value, row[1].value, row[3].value, row[5].value) == (
+        "91.0.0.1", "horizontal", "23/TCP", 12)
+
+
 def test_report_is_fast(world: tuple[object, ReportFacts, float], ja: ReportData,
                         en: ReportData) -> None:
     # analyses (collect) + composing and rendering both languages

@@ -3,7 +3,7 @@
 Built in memory (no captures, no store) so report tests run the real statistics and detection
 APIs in a few seconds. September and October 2026 (Asia/Tokyo observation days); October adds
 the seed reports' phenomena: a 1521/TCP surge from one source on source port 6000, 8909/TCP
-entering the top 10, and DDoS backscatter (SYN/ACK from one victim).
+entering the top 10, DDoS backscatter (SYN/ACK from one victim) and a horizontal telnet scan.
 """
 
 from __future__ import annotations
@@ -86,6 +86,13 @@ def packets(seed: int = 20261001, per_day: int = 220) -> pa.Table:
                   "dst": BASE + rng.integers(0, 12, k), "proto": np.full(k, 6),
                   "dport": rng.integers(1024, 65535, k), "sport": np.full(k, 80),
                   "tcp_flags": np.full(k, 0x12)})
+    # A horizontal scan: one source sweeps every address on 23/TCP, five times in 10 minutes.
+    k = 60
+    extra.append({"ts": _ns(2026, 10, 20, 3) + np.arange(k) * 10 * 10**9,
+                  "src": np.full(k, 0x5B000001), "country": np.full(k, "RU"),
+                  "dst": BASE + np.tile(np.arange(12), 5), "proto": np.full(k, 6),
+                  "dport": np.full(k, 23), "sport": np.full(k, 40000),
+                  "tcp_flags": np.full(k, 2)})
     for e in extra:
         for key in cols:
             cols[key] = np.concatenate([cols[key], np.asarray(e[key])])
