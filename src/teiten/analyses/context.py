@@ -49,6 +49,7 @@ class Context:
         packets: Callable[[], Any] | None = None,
         coverage_params: CoverageParams | None = None,
         loader: Loader | None = None,
+        cells: pa.Table | None = None,
     ) -> None:
         self.period = period
         self.registry = registry
@@ -61,6 +62,8 @@ class Context:
             units = units.filter(pc.is_in(units["sensor"], keep))
             buckets = buckets.filter(pc.is_in(buckets["sensor"], keep))
             days = days.filter(pc.is_in(days["sensor"], keep))
+            if cells is not None:
+                cells = cells.filter(pc.is_in(cells["sensor"], keep))
         self.days_table = days
         self.coverage = compute_coverage(days, registry, period, self.coverage_params,
                                          self.sensors)
@@ -80,7 +83,7 @@ class Context:
         self.address_days = int(pc.sum(self.covered_days["addresses"]).as_py() or 0)
         ids = sorted(set(self.coverage["sensor"].to_pylist()))
         self._memo: dict[Any, Any] = {}
-        self._cells: Any = None
+        self._cells: Any = None if cells is None else self.covered_only(ibis.memtable(cells))
         self.homes = ibis.memtable(pa.table({
             "sensor": pa.array(ids, pa.string()),
             "home": pa.array([registry[s].country if s in registry else None for s in ids],
@@ -98,10 +101,7 @@ class Context:
         """Ibis table of units summed over sources: (sensor, day, proto, port, country) →
         ``accesses`` and ``source_count`` — what analyses without distinct sources read."""
         if self._cells is None:
-            u = self.units
-            agg = u.group_by(["sensor", "day", "proto", "port", "country"]).aggregate(
-                accesses=u.packets.sum().cast("int64"), source_count=u.count().cast("int64"))
-            self._cells = ibis.memtable(agg.to_pyarrow())
+            self._cells = ibis.memtable(rollups.cells(self.units).to_pyarrow())
         return self._cells
 
     def per_day_coverage(self) -> pa.Table:
@@ -243,16 +243,18 @@ def from_store(
     def load(p: Period) -> Context:
         if materialise:
             rollups.materialise(store, p)
-            u, b, d = (rollups.load(store, p, k) for k in ("units", "buckets", "days"))
+            u, b, d, c = (rollups.load(store, p, k)
+                          for k in ("units", "buckets", "days", "cells"))
         else:
             t = rollups.store_packets(store)
             declared = [s.id for s in reg.values() if not s.monitors_everything]
             u = rollups.to_arrow(rollups.units(t, p), rollups.UNITS_SCHEMA)
             b = rollups.to_arrow(rollups.buckets(t, p), rollups.BUCKETS_SCHEMA)
             d = rollups.to_arrow(rollups.days(t, p, declared), rollups.DAYS_SCHEMA)
+            c = None
         return Context(p, u, b, d, reg, sensors=sensors,
                        packets=lambda: rollups.store_packets(store),
-                       coverage_params=coverage_params, loader=load)
+                       coverage_params=coverage_params, loader=load, cells=c)
 
     return load(period)
 

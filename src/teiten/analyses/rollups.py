@@ -13,6 +13,9 @@ in any time zone.
 
 ``days`` — packets and distinct destinations per (sensor, observation day): coverage.
 
+``cells`` — ``units`` summed over sources: (sensor, day, proto, port, country) → accesses and
+source count; what the tables without distinct sources read.
+
 Observation days are computed from epoch seconds plus the report zone's UTC offset, piecewise
 over the zone's transitions (:func:`teiten.core.periods.utc_offset_segments`), so the expression
 is plain arithmetic that every Ibis backend runs the same way.
@@ -60,6 +63,16 @@ DAYS_SCHEMA: Final = pa.schema([
     pa.field("day", pa.int32(), metadata={"doc": "observation day"}),
     pa.field("packets", pa.int64(), metadata={"doc": "accesses on the sensor that day"}),
     pa.field("dsts", pa.int64(), metadata={"doc": "distinct destination addresses that day"}),
+])
+
+CELLS_SCHEMA: Final = pa.schema([
+    pa.field("sensor", pa.string(), metadata={"doc": "sensor id"}),
+    pa.field("day", pa.int32(), metadata={"doc": "observation day"}),
+    pa.field("proto", pa.uint8(), metadata={"doc": "IP protocol number"}),
+    pa.field("port", pa.int32(), metadata={"doc": "TCP/UDP dport, ICMP type, else null"}),
+    pa.field("country", pa.string(), metadata={"doc": "source country (null unknown)"}),
+    pa.field("accesses", pa.int64(), metadata={"doc": "packets"}),
+    pa.field("source_count", pa.int64(), metadata={"doc": "source units"}),
 ])
 
 _PORT_PROTOS: Final = (6, 17, 132)
@@ -143,6 +156,13 @@ def days(packets: Any, period: Period, skip_dsts_for: list[str] | None = None) -
     return j.select(j.sensor, j.day, j.packets, dsts=j.dsts.cast("int64"))
 
 
+def cells(units_table: Any) -> Any:
+    """Ibis expression of the ``cells`` rollup: units summed over sources."""
+    u = units_table
+    return u.group_by(["sensor", "day", "proto", "port", "country"]).aggregate(
+        accesses=u.packets.sum().cast("int64"), source_count=u.count().cast("int64"))
+
+
 def to_arrow(expr: Any, schema: pa.Schema) -> pa.Table:
     """Execute a rollup expression and cast it to its declared schema."""
     from teiten.core.schema import conform
@@ -199,11 +219,18 @@ def materialise(store: Any, period: Period, *, force: bool = False) -> dict[str,
     """
     fp = store_fingerprint(store)
     declared = [s.id for s in store.registry().values() if not s.monitors_everything]
-    written = {"units": 0, "buckets": 0, "days": 0}
+    written = {"units": 0, "buckets": 0, "days": 0, "cells": 0}
     packets = None
     for month in months_covering(period):
         state = store.read_table(table_name("state", month))
         if not force and state is not None and state.column("fingerprint")[0].as_py() == fp:
+            if store.read_table(table_name("cells", month)) is None:  # older store: add cells
+                u = store.read_table(table_name("units", month))
+                if u is not None:
+                    tab = to_arrow(cells(ibis.memtable(u.select(UNITS_SCHEMA.names)
+                                                       .cast(UNITS_SCHEMA))), CELLS_SCHEMA)
+                    store.write_table(table_name("cells", month), tab)
+                    written["cells"] += tab.num_rows
             continue
         if packets is None:
             packets = store_packets(store)
@@ -212,6 +239,7 @@ def materialise(store: Any, period: Period, *, force: bool = False) -> dict[str,
             "buckets": to_arrow(buckets(packets, month), BUCKETS_SCHEMA),
             "days": to_arrow(days(packets, month, declared), DAYS_SCHEMA),
         }
+        built["cells"] = to_arrow(cells(ibis.memtable(built["units"])), CELLS_SCHEMA)
         for kind, tab in built.items():
             store.write_table(table_name(kind, month), tab)
             written[kind] += tab.num_rows
@@ -221,7 +249,8 @@ def materialise(store: Any, period: Period, *, force: bool = False) -> dict[str,
 
 def load(store: Any, period: Period, kind: str) -> pa.Table:
     """Read a materialised rollup for ``period`` (months concatenated, days filtered)."""
-    schema = {"units": UNITS_SCHEMA, "buckets": BUCKETS_SCHEMA, "days": DAYS_SCHEMA}[kind]
+    schema = {"units": UNITS_SCHEMA, "buckets": BUCKETS_SCHEMA, "days": DAYS_SCHEMA,
+              "cells": CELLS_SCHEMA}[kind]
     parts = []
     for month in months_covering(period):
         tab = store.read_table(table_name(kind, month))
