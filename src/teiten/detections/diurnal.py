@@ -101,7 +101,7 @@ SCHEMA: Final[pa.Schema] = schema([
     ("packets", pa.int64(), "packets in the period"),
     ("days", pa.int64(), "length of the active span in days (N = 24 * days hourly bins)"),
     ("g", pa.float64(), "Fisher's g statistic"),
-    ("p_value", pa.float64(), "Fisher's g test p-value"),
+    ("p_value", pa.float64(), "Fisher g p-value of the strongest frequency (any period)"),
     ("dominant_period_h", pa.float64(), "period of the strongest frequency, hours"),
     ("power_share_24h", pa.float64(), "share of the periodogram at one cycle per day"),
     ("mlab_ratio", pa.float64(), "power at 1/day over the mean non-DC power (m-lab rule: > 2)"),
