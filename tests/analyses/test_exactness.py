@@ -94,6 +94,9 @@ def test_port_country_keeps_only_top_rows(ctx: Any) -> None:
 
     tab = analysis("port_country")(ctx, Params(top_ports=1, top_countries=1)).to_pylist()
     assert all(r["port_rank"] == 1 or r["country_rank"] == 1 for r in tab)
+    port_rank = {(r["proto"], r["port"]): r["rank"] for r in analysis("ports")(ctx).to_pylist()}
+    assert all(r["port_rank"] == port_rank[(r["proto"], r["port"])] for r in tab)
+    assert len({r["port_rank"] for r in tab}) > 1
 
 
 def test_sport_profile(ctx: Any, brute: Brute) -> None:
@@ -268,3 +271,22 @@ def test_store_rollups_rebuild_when_registry_changes(tmp_path: Any) -> None:
     store.merge_sensors(list(Registry.from_toml_text(
         '[[sensor]]\nid = "a"\naddresses = ["192.0.2.0/29"]\n').values()))
     assert rollups.materialise(store, p)["units"] > 0
+
+
+def test_sport_profile_lists_the_heaviest_source_ports_with_ranks() -> None:
+    from teiten.analyses.sport_profile import Params
+
+    from ._brute import _to_packet_table
+
+    base = int(datetime(2026, 10, 1, 3, tzinfo=UTC).timestamp()) * 10**9
+    sports = [6000] * 50 + [7000] * 20 + [7001] * 20 + list(range(10000, 10040))
+    n = len(sports)
+    rows: dict[str, list[Any]] = {
+        "ts": [base + i * 1000 for i in range(n)], "sensor": ["x"] * n, "ip_version": [4] * n,
+        "src": list(range(n)), "src6": [None] * n, "dst": [9] * n, "proto": [6] * n,
+        "sport": sports, "dport": [1521] * n, "icmp_type": [None] * n, "country": ["CN"] * n,
+    }
+    ctx = context.from_packets(_to_packet_table(rows), parse_period("2026-10-01"))
+    tab = analysis("sport_profile")(ctx, Params(top_sports=3)).to_pylist()
+    assert [(r["sport"], r["accesses"], r["rank"]) for r in tab] == [
+        (6000, 50, 1), (7000, 20, 2), (7001, 20, 2), (None, 40, None)]

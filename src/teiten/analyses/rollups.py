@@ -115,7 +115,10 @@ def in_period(t: Any, period: Period) -> Any:
     if "date" in t.columns:  # the store's hive partition (UTC date) prunes files
         d0 = period.start_utc.date().isoformat()
         d1 = period.end_utc.date().isoformat()
-        cond = cond & (t.date >= d0) & (t.date <= d1)
+        # whole UTC dates inside the period need no per-packet time test; edge dates do
+        inner = (t.date > d0) & (t.date < d1)
+        edge = ((t.date == d0) | (t.date == d1)) & cond
+        return t.filter((t.date >= d0) & (t.date <= d1)).filter(inner | edge)
     return t.filter(cond)
 
 

@@ -83,11 +83,14 @@ def sport_profile(ctx: Any, params: Params = Params()) -> pa.Table:
     if chosen:
         t = ctx.covered_only(t)
         g = t.group_by(["proto", "port", "sport"]).aggregate(accesses=ibis._.count())
-        w = ibis.window(group_by=[g.proto, g.port])
+        by_port = [g.proto, g.port]
         g = g.mutate(
-            total=g.accesses.sum().over(w),
-            rank=(ibis.rank().over(w, order_by=ibis.desc(g.accesses)) + 1).cast("int32"),
-            row=ibis.row_number().over(w, order_by=[ibis.desc(g.accesses), g.sport]),
+            total=g.accesses.sum().over(ibis.window(group_by=by_port)),
+            rank=(ibis.rank().over(ibis.window(group_by=by_port,
+                                               order_by=ibis.desc(g.accesses))) + 1
+                  ).cast("int32"),
+            row=ibis.row_number().over(ibis.window(
+                group_by=by_port, order_by=[ibis.desc(g.accesses), g.sport])),
         )
         tab = execute(g.filter(g.row < params.top_sports))
         totals: dict[tuple[int, int], int] = {}
