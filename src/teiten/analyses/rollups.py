@@ -36,6 +36,9 @@ import pyarrow as pa
 
 from teiten.core.periods import Period, day_number, parse_period
 
+#: Version of the rollup set (2: with ``cells``), recorded in each month's state table.
+ROLLUP_VERSION: Final = 2
+
 #: Width of a bucket in the ``buckets`` rollup, seconds.
 BUCKET_SECONDS: Final = 900
 
@@ -227,13 +230,15 @@ def materialise(store: Any, period: Period, *, force: bool = False) -> dict[str,
     for month in months_covering(period):
         state = store.read_table(table_name("state", month))
         if not force and state is not None and state.column("fingerprint")[0].as_py() == fp:
-            if store.read_table(table_name("cells", month)) is None:  # older store: add cells
+            if "version" not in state.column_names:  # written before cells existed: add them
                 u = store.read_table(table_name("units", month))
                 if u is not None:
                     tab = to_arrow(cells(ibis.memtable(u.select(UNITS_SCHEMA.names)
                                                        .cast(UNITS_SCHEMA))), CELLS_SCHEMA)
                     store.write_table(table_name("cells", month), tab)
                     written["cells"] += tab.num_rows
+                store.write_table(table_name("state", month),
+                                  pa.table({"fingerprint": [fp], "version": [ROLLUP_VERSION]}))
             continue
         if packets is None:
             packets = store_packets(store)
@@ -246,7 +251,8 @@ def materialise(store: Any, period: Period, *, force: bool = False) -> dict[str,
         for kind, tab in built.items():
             store.write_table(table_name(kind, month), tab)
             written[kind] += tab.num_rows
-        store.write_table(table_name("state", month), pa.table({"fingerprint": [fp]}))
+        store.write_table(table_name("state", month),
+                          pa.table({"fingerprint": [fp], "version": [ROLLUP_VERSION]}))
     return written
 
 
