@@ -199,16 +199,8 @@ def table_name(kind: str, month: Period) -> str:
 
 
 def store_packets(store: Any) -> Any:
-    """The store's packet table as an Ibis table (``store.ibis()``; if that fails on this
-    engine version, the same committed files read through Ibis's own Parquet reader)."""
-    try:
-        return store.ibis()
-    except Exception:
-        files = store.packet_files()
-        if not files:
-            raise
-        con = ibis.duckdb.connect()
-        return con.read_parquet(files, table_name="packets", hive_partitioning=True)
+    """The store's packet table as an Ibis table (the store's own ``ibis()``)."""
+    return store.ibis()
 
 
 def store_fingerprint(store: Any) -> str:
