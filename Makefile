@@ -8,7 +8,7 @@ PERIOD ?= 2026-10
 # Debian packages the test suite drives for real (decoders to cross-check, live capture, PDF
 # checks, Japanese fonts, a browser for the HTML report, network namespaces).
 DEB_TEST := tshark tcpdump poppler-utils fonts-noto-cjk chromium iproute2 nftables
-DEB_DEMO := fonts-noto-cjk
+DEB_DEMO := fonts-noto-cjk chromium
 
 .PHONY: demo test venv deb-test deb-demo lint bench clean
 
