@@ -71,3 +71,14 @@ def test_an_unreadable_maxmind_database_is_one_clear_error(tmp_path: Path) -> No
     (tmp_path / "x.pcap").write_bytes(b"")
     with pytest.raises(InputError, match=r"bad\.mmdb"):
         ingest([tmp_path / "x.pcap"], tmp_path / "st", sensor="s", mmdb=tmp_path / "bad.mmdb")
+
+
+def test_simple_packet_blocks_without_time_are_counted_not_stored(tmp_path: Path) -> None:
+    from build import spb
+
+    data = shb() + idb(1) + epb(eth(bytes(tcp4())), T0_US) + spb(eth(bytes(tcp4(dport=22))))
+    (tmp_path / "spb.pcapng").write_bytes(data)
+    s = ingest([tmp_path / "spb.pcapng"], tmp_path / "st", sensor="s")
+    assert s.packets == 1 and s.skipped_by_reason == {"no-timestamp": 1}
+    rec = next(iter(open_store(tmp_path / "st").catalog.records().values()))
+    assert rec.skipped == 1 and rec.packets == 1

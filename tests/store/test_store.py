@@ -68,3 +68,23 @@ def test_registry_merges_sensors(tmp_path: Path) -> None:
     store.merge_sensors([Sensor(id="b")])
     reg = store.registry()
     assert list(reg) == ["a", "b"] and reg["a"].country == "JP"
+
+
+def test_catalog_segments_compact_and_the_latest_commit_wins(tmp_path: Path) -> None:
+    from teiten.store.catalog import InputRecord
+
+    store = create_store(tmp_path)
+    cat = store.catalog
+    cat.commit(InputRecord("aa", "one.pcap", packets=1, ingested_at=1))
+    cat.commit(InputRecord("bb", "two.pcap", packets=2, ingested_at=2))
+    cat.compact()
+    assert not list((tmp_path / "catalog").glob("seg-*"))
+    cat.commit(InputRecord("aa", "one.pcap", packets=10, ingested_at=3))  # a --force re-ingest
+    assert {k: r.packets for k, r in cat.records().items()} == {"aa": 10, "bb": 2}
+    # a compaction killed before removing its segments leaves duplicates: still one row each
+    seg = next((tmp_path / "catalog").glob("seg-*"))
+    keep = seg.read_bytes()
+    cat.compact()
+    seg.write_bytes(keep)
+    assert cat.table().num_rows == 2
+    assert cat.records()["aa"].packets == 10

@@ -38,6 +38,7 @@ from typing import BinaryIO, cast
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from teiten import __version__
@@ -276,6 +277,8 @@ class Ingestor:
         self.payload_cap = payload_cap
         self.enrichers: list[Enricher] = load_enrichers(EnrichContext(mmdb=mmdb))
         self.on_progress = on_progress  # (bytes, packets) increments
+        self._known_sensors: dict[str, Sensor] = dict(store.registry())
+        self._no_time = 0
 
     def _sensor_for_path(self, name: str) -> Sensor | None:
         if self.fixed is not None:
@@ -327,7 +330,10 @@ class Ingestor:
                 skipped = dict(reader.damage.counts)
                 if no_sensor:
                     skipped["no-sensor"] = no_sensor
-                if self.strict and (reader.damage.damaged or no_sensor):
+                if self._no_time:
+                    skipped["no-timestamp"] = self._no_time
+                dropped = no_sensor + self._no_time  # decoded, but with nowhere to go
+                if self.strict and (reader.damage.damaged or dropped):
                     writer.discard()
                     first = reader.damage.entries[0] if reader.damage.entries else name
                     raise DamagedInputError(
@@ -339,12 +345,12 @@ class Ingestor:
                 record = InputRecord(
                     input_id=input_id, name=name, size=hashing.count, format=reader.format,
                     records=reader.records, packets=stored, unmonitored=unmonitored,
-                    skipped=reader.damage.skipped + no_sensor, skipped_by_reason=skipped,
+                    skipped=reader.damage.skipped + dropped, skipped_by_reason=skipped,
                     damage=[str(d) for d in reader.damage.entries[:_DAMAGE_KEEP]],
                     ts_min=writer.ts_min, ts_max=writer.ts_max, sensors=sorted(writer.sensors),
                     files=files, ingested_at=int(time.time() * 1e6), teiten_version=__version__,
                 )
-                self.store.catalog.commit(record, replaces=previous)
+                self.store.catalog.commit(record)
                 known[input_id] = record
                 if previous is not None:
                     for rel in set(previous.files) - set(files):
@@ -361,9 +367,15 @@ class Ingestor:
     def _decode(self, reader: CaptureReader, sensor: Sensor | None, writer: _PartitionWriter,
                 name: str) -> tuple[int, int, int]:
         stored = unmonitored = no_sensor = 0
+        self._no_time = 0
         last_bytes = 0
         used: dict[str, Sensor] = {}
         for batch in reader.batches():
+            if batch.column("ts").null_count:
+                # pcapng simple packet blocks carry no time: such a packet has no day to go to
+                valid = batch.column("ts").is_valid()
+                self._no_time += batch.num_rows - pc.sum(valid).as_py()
+                batch = batch.filter(valid)
             for s, table in self._by_sensor(batch, reader, sensor):
                 if s is None:
                     no_sensor += table.num_rows
@@ -386,7 +398,10 @@ class Ingestor:
                 f"{name}: no sensor for this input: give --sensor, or a registry whose "
                 "'match' globs or 'interfaces' name it"
             )
-        self.store.merge_sensors(list(used.values()))
+        new = [u for u in used.values() if self._known_sensors.get(u.id) != u]
+        if new:
+            self.store.merge_sensors(new)
+            self._known_sensors.update((u.id, u) for u in new)
         return stored, unmonitored, no_sensor
 
     def _by_sensor(self, batch: pa.RecordBatch, reader: CaptureReader, sensor: Sensor | None,

@@ -192,6 +192,7 @@ class Store:
             if staging.exists():
                 shutil.rmtree(staging)
             yield self
+            self.catalog.compact()
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
             lock.close()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 CATALOG_SCHEMA: Final = pa.schema([
@@ -61,7 +63,7 @@ class InputRecord:
 
     def to_row(self) -> dict[str, Any]:
         """The row as Arrow-ready values."""
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["skipped_by_reason"] = json.dumps(self.skipped_by_reason, sort_keys=True)
         d["damage"] = json.dumps(self.damage)
         return d
@@ -86,45 +88,63 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
 
 
 class Catalog:
-    """Read and commit catalog rows for a store directory."""
+    """Read and commit catalog rows for a store directory.
+
+    Committing an input writes one small segment file (``catalog/seg-*.parquet``, atomically):
+    the cost of a commit does not grow with the catalog. :meth:`compact` folds the segments
+    into ``catalog/inputs.parquet`` at the end of a writing session. When the same input id
+    appears twice (a re-ingest with ``--force``, or a compaction interrupted before it removed
+    its segments), the row committed last wins.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.path = root / "catalog" / "inputs.parquet"
+        self.dir = root / "catalog"
+        self.path = self.dir / "inputs.parquet"
+
+    def _files(self) -> list[Path]:
+        segs = sorted(self.dir.glob("seg-*.parquet")) if self.dir.exists() else []
+        return ([self.path] if self.path.exists() else []) + segs
+
+    def table(self) -> pa.Table:
+        """The catalog as an Arrow table, one row per input (empty if nothing was ingested)."""
+        files = self._files()
+        if not files:
+            return CATALOG_SCHEMA.empty_table()
+        table = pa.concat_tables([pq.read_table(f, schema=CATALOG_SCHEMA) for f in files])
+        if len(files) == 1:
+            return table
+        # latest commit per input id: sort by commit time, keep the last row of each id
+        order = pc.sort_indices(table, [("input_id", "ascending"), ("ingested_at", "ascending")])
+        table = table.take(order)
+        ids = table.column("input_id").to_numpy(zero_copy_only=False)
+        last = np.ones(len(ids), dtype=bool)
+        last[:-1] = ids[1:] != ids[:-1]
+        return table.filter(pa.array(last))
 
     def records(self) -> dict[str, InputRecord]:
         """Every committed input by id."""
-        if not self.path.exists():
-            return {}
-        table = pq.read_table(self.path)
+        table = self.table()
         for name in ("ts_min", "ts_max", "ingested_at"):
             i = table.schema.get_field_index(name)
             table = table.set_column(i, name, table.column(name).cast(pa.int64()))
         recs = (InputRecord.from_row(r) for r in table.to_pylist())
         return {rec.input_id: rec for rec in recs}
 
-    def table(self) -> pa.Table:
-        """The catalog as an Arrow table (empty with the schema if nothing was ingested)."""
-        if not self.path.exists():
-            return CATALOG_SCHEMA.empty_table()
-        return pq.read_table(self.path)
+    def commit(self, record: InputRecord) -> None:
+        """Add (or replace) one input's row atomically: the commit point of an ingest."""
+        table = pa.Table.from_pylist([record.to_row()], schema=CATALOG_SCHEMA)
+        name = f"seg-{record.ingested_at:020d}-{record.input_id[:16]}.parquet"
+        atomic_write_parquet(table, self.dir / name)
 
-    def commit(self, record: InputRecord, replaces: InputRecord | None = None) -> None:
-        """Add (or replace) one input's row atomically."""
-        recs = self.records()
-        if replaces is not None:
-            recs.pop(replaces.input_id, None)
-        recs[record.input_id] = record
-        self._write(list(recs.values()))
-
-    def _write(self, recs: list[InputRecord]) -> None:
-        rows = [r.to_row() for r in recs]
-        cols = {name: [row[name] for row in rows] for name in CATALOG_SCHEMA.names}
-        table = pa.table(
-            {n: pa.array(cols[n], type=CATALOG_SCHEMA.field(n).type) for n in CATALOG_SCHEMA.names},
-            schema=CATALOG_SCHEMA,
-        )
-        atomic_write_parquet(table, self.path)
+    def compact(self) -> None:
+        """Fold the segments into one file (atomic), then remove them."""
+        segs = sorted(self.dir.glob("seg-*.parquet")) if self.dir.exists() else []
+        if not segs:
+            return
+        atomic_write_parquet(self.table(), self.path)
+        for seg in segs:
+            seg.unlink(missing_ok=True)
 
     def listed_files(self) -> set[str]:
         """Every packet file some committed input owns (relative paths)."""
