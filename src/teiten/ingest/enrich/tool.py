@@ -118,6 +118,17 @@ def group_distinct(
     return out
 
 
+def _repeated(keys: npt.NDArray[np.uint64]) -> npt.NDArray[np.int64]:
+    """Positions of the elements whose key occurs more than once."""
+    order = np.argsort(keys)
+    k = keys[order]
+    eq = k[1:] == k[:-1]
+    dup = np.zeros(len(k), dtype=bool)
+    dup[1:] |= eq
+    dup[:-1] |= eq
+    return np.sort(order[dup])
+
+
 def _bswap32(x: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     u = x.astype(np.uint32)
     return np.asarray(u.byteswap(), dtype=np.int64)
@@ -173,7 +184,10 @@ def tool_codes(packets: pa.Table) -> npt.NDArray[np.int32]:
         for d in (dst[idx], _bswap32(dst[idx])):
             key = (seq[idx] ^ d ^ ports) & 0xFFFFFFFF
             combined = (src[idx].astype(np.uint64) << np.uint64(32)) | key.astype(np.uint64)
-            distinct = group_distinct(combined, target)
+            # only keys seen at least twice can reach two distinct targets: count those alone
+            shared = _repeated(combined)
+            distinct = np.ones(len(idx), dtype=np.int64)
+            distinct[shared] = group_distinct(combined[shared], target[shared])
             hit |= (distinct >= 3) | ((distinct >= 2) & (win[idx] == UNICORNSCAN_WINDOW))
         uni = np.zeros(n, dtype=bool)
         uni[idx[hit]] = True
