@@ -59,7 +59,9 @@ def need_poppler() -> None:
             pytest.skip("poppler-utils is not installed")
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in the main
+# thread while it is started, which breaks any later test that calls asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     exe = need_chromium()
     sync_api = pytest.importorskip("playwright.sync_api")
