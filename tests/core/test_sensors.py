@@ -94,3 +94,13 @@ def test_sensor_ids_are_safe_directory_names() -> None:
     for bad in ("..", "a/b", "", ".x"):
         with pytest.raises(ConfigError):
             check_sensor_id(bad)
+
+
+def test_open_ended_address_history_stays_open_through_toml() -> None:
+    reg = Registry.from_toml_text(
+        '[[sensor]]\nid = "a"\n[[sensor.address_history]]\ncidr = "192.0.2.1/32"\n'
+        "until = 2026-10-15T00:00:00Z\n"
+    )
+    text = reg.to_toml()
+    assert "from" not in text and "until = " in text
+    assert Registry.from_toml_text(text)["a"] == reg["a"]

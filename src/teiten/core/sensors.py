@@ -182,10 +182,7 @@ class Sensor:
         hist = [b for b in self.addresses
                 if b.valid_from_ns != MIN_NS or b.valid_until_ns != MAX_NS]
         if hist:
-            d["address_history"] = [
-                {"cidr": str(b.network), "from": _ns_to_dt(b.valid_from_ns),
-                 "until": _ns_to_dt(b.valid_until_ns)} for b in hist
-            ]
+            d["address_history"] = [_history_entry(b) for b in hist]
         if self.maintenance:
             d["maintenance"] = [
                 {"start": w.start, "end": w.end, "reason": w.reason} for w in self.maintenance
@@ -202,6 +199,16 @@ def check_sensor_id(sensor_id: str) -> str:
     if not _ID_RE.match(sensor_id):
         raise ConfigError(f"invalid sensor id {sensor_id!r}: use 1-64 of A-Z a-z 0-9 _ . -")
     return sensor_id
+
+
+def _history_entry(block: AddressBlock) -> dict[str, Any]:
+    """One ``[[sensor.address_history]]`` table; open ends are left out."""
+    entry: dict[str, Any] = {"cidr": str(block.network)}
+    if block.valid_from_ns != MIN_NS:
+        entry["from"] = _ns_to_dt(block.valid_from_ns)
+    if block.valid_until_ns != MAX_NS:
+        entry["until"] = _ns_to_dt(block.valid_until_ns)
+    return entry
 
 
 def _ns_to_dt(ns: int) -> datetime:
