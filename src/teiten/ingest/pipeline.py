@@ -53,7 +53,17 @@ from teiten.store.catalog import InputRecord
 
 _DAY_NS = 86_400 * 1_000_000_000
 _DAMAGE_KEEP = 50
-_PENDING = 2
+_PENDING = 3
+#: Parquet encoders working at once; each owns its own file per partition.
+_ENCODERS = 2
+#: Columns worth dictionary-encoding (few distinct values); the rest are encoded plainly.
+_DICTIONARY_COLUMNS = [
+    "ip_version", "proto", "icmp_type", "icmp_code", "tcp_flags", "ttl", "ip_flags",
+    "fragment", "tcp_win", "tcp_opts", "tcp_mss", "tcp_wscale", "payload_len", "inner_proto",
+    "country", "traffic_class", "tool", "dport", "wire_len", "ip_len",
+]
+#: Columns with min/max statistics (what queries filter on).
+_STATISTICS_COLUMNS = ["ts", "src", "dst", "dport"]
 
 
 @dataclass
@@ -183,14 +193,18 @@ class _PartitionWriter:
         self.store = store
         self.prefix = f"{input_id[:16]}-{secrets.token_hex(3)}"
         self.staging = store.root / "staging" / self.prefix
-        self.writers: dict[tuple[str, str], pq.ParquetWriter] = {}
+        self.writers: dict[tuple[str, str, int], pq.ParquetWriter] = {}
         self.ts_min: int | None = None
         self.ts_max: int | None = None
         self.sensors: set[str] = set()
         self._schema = file_schema()
-        # Parquet encoding releases the GIL: it runs on a second core while the next chunk
-        # is decoded and enriched. At most _PENDING chunks wait, so memory stays bounded.
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="teiten-parquet")
+        # Parquet encoding releases the GIL: it runs on other cores while the next chunk is
+        # decoded and enriched. Chunks go round-robin to _ENCODERS single-thread encoders, each
+        # with its own file per partition (a ParquetWriter is not thread-safe). At most
+        # _PENDING chunks wait, so memory stays bounded.
+        self._pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="teiten-parquet")
+                       for _ in range(_ENCODERS)]
+        self._chunks = 0
         self._pending: deque[Future[None]] = deque()
 
     def write(self, sensor: str, table: pa.Table) -> None:
@@ -214,15 +228,22 @@ class _PartitionWriter:
     def _write_day(self, sensor: str, day: int, table: pa.Table) -> None:
         date = np.datetime_as_string(np.datetime64(day, "D"))
         key = (sensor, date)
-        w = self.writers.get(key)
+        slot = self._chunks % _ENCODERS
+        self._chunks += 1
+        w = self.writers.get((*key, slot))
         if w is None:
-            path = self.staging / f"sensor={sensor}" / f"date={date}" / f"{self.prefix}.parquet"
+            path = self.staging / self._name(sensor, date, slot)
             path.parent.mkdir(parents=True, exist_ok=True)
-            w = pq.ParquetWriter(path, self._schema, compression="zstd", compression_level=1)
-            self.writers[key] = w
+            w = pq.ParquetWriter(path, self._schema, compression="zstd", compression_level=1,
+                                 use_dictionary=_DICTIONARY_COLUMNS,
+                                 write_statistics=_STATISTICS_COLUMNS)
+            self.writers[(*key, slot)] = w
         while len(self._pending) >= _PENDING:
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._encode, w, table))
+        self._pending.append(self._pools[slot].submit(self._encode, w, table))
+
+    def _name(self, sensor: str, date: str, slot: int) -> str:
+        return f"sensor={sensor}/date={date}/{self.prefix}-{slot}.parquet"
 
     def _encode(self, writer: pq.ParquetWriter, table: pa.Table) -> None:
         writer.write_table(table.select(self._schema.names).cast(self._schema))
@@ -232,7 +253,8 @@ class _PartitionWriter:
             while self._pending:
                 self._pending.popleft().result()
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            for pool in self._pools:
+                pool.shutdown(wait=True, cancel_futures=True)
             for w in self.writers.values():
                 w.close()
 
@@ -240,9 +262,9 @@ class _PartitionWriter:
         """Fsync staged files and rename them into ``packets/``; their relative paths."""
         self.close()
         rels = []
-        for sensor, date in sorted(self.writers):
-            rel = f"packets/sensor={sensor}/date={date}/{self.prefix}.parquet"
-            src = self.staging / f"sensor={sensor}" / f"date={date}" / f"{self.prefix}.parquet"
+        for sensor, date, slot in sorted(self.writers):
+            rel = f"packets/{self._name(sensor, date, slot)}"
+            src = self.staging / self._name(sensor, date, slot)
             with open(src, "rb") as fh:
                 os.fsync(fh.fileno())
             dst = self.store.root / rel
