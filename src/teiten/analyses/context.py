@@ -22,8 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from teiten.analyses import rollups
+from teiten.analyses.coverage import Gaps, capture_gaps, compute_coverage
 from teiten.analyses.coverage import Params as CoverageParams
-from teiten.analyses.coverage import compute_coverage
 from teiten.core.periods import Period, day_number
 from teiten.core.schema import PACKET_SCHEMA
 from teiten.core.sensors import Registry
@@ -50,8 +50,10 @@ class Context:
         coverage_params: CoverageParams | None = None,
         loader: Loader | None = None,
         cells: pa.Table | None = None,
+        gaps: Gaps | None = None,
     ) -> None:
         self.period = period
+        self.gaps = gaps
         self.registry = registry
         self.sensors = list(sensors) if sensors else None
         self.coverage_params = coverage_params or CoverageParams()
@@ -66,7 +68,7 @@ class Context:
                 cells = cells.filter(pc.is_in(cells["sensor"], keep))
         self.days_table = days
         self.coverage = compute_coverage(days, registry, period, self.coverage_params,
-                                         self.sensors)
+                                         self.sensors, gaps)
         cov = self.coverage.filter(self.coverage["covered"])
         self.covered_days = pa.table({
             "sensor": cov["sensor"],
@@ -239,6 +241,7 @@ def from_store(
     With ``materialise=False`` the rollups are computed from raw packets and not written.
     """
     reg = store.registry()
+    gaps = capture_gaps(store.read_table("sensor_health"))
 
     def load(p: Period) -> Context:
         if materialise:
@@ -254,7 +257,7 @@ def from_store(
             c = None
         return Context(p, u, b, d, reg, sensors=sensors,
                        packets=lambda: rollups.store_packets(store),
-                       coverage_params=coverage_params, loader=load, cells=c)
+                       coverage_params=coverage_params, loader=load, cells=c, gaps=gaps)
 
     return load(period)
 

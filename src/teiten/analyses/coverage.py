@@ -7,6 +7,8 @@ it (its median day, over the days of the period with packets, stays below
 
 * ``maintenance`` — a declared maintenance window overlaps the day (by more than
   ``Params.maintenance_min_hours``; the whole day is excluded, as TALOT2 excluded 1–3 June 2007);
+* ``capture-gap`` — the capture driver recorded tcpdump down (``sensor_health`` table) for more
+  than ``Params.capture_gap_min_hours`` of the day;
 * ``outage`` — no packet at all on a day, while the sensor normally sees at least
   ``Params.outage_min_daily`` a day;
 * ``no-data`` — the sensor captured nothing during the whole period.
@@ -20,6 +22,7 @@ it saw that day (the period's median on a quiet day).
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, Final
@@ -39,7 +42,7 @@ SCHEMA: Final = pa.schema([
     pa.field("addresses", pa.int64(), metadata={"doc": "monitored addresses that day"}),
     pa.field("covered", pa.bool_(), metadata={"doc": "the sensor-day counts in statistics"}),
     pa.field("reason", pa.string(),
-             metadata={"doc": "observed, quiet, maintenance, outage or no-data"}),
+             metadata={"doc": "observed, quiet, maintenance, capture-gap, outage or no-data"}),
 ])
 
 
@@ -55,17 +58,59 @@ class Params:
     maintenance_min_hours : float
         A day is excluded when a declared maintenance window overlaps it by more than this
         many hours. Default 0 (any overlap excludes the day).
+    capture_gap_min_hours : float
+        A day is excluded when the capture was recorded down for more than this many hours of
+        it. Default 12 (half a day: a restart after a few minutes keeps the day).
     """
 
     outage_min_daily: int = 100
     maintenance_min_hours: float = 0.0
+    capture_gap_min_hours: float = 12.0
+
+
+#: Capture gaps per sensor: ``(start, end)`` in UTC, ``end`` None while capture is still down.
+Gaps = Mapping[str, list[tuple[datetime, datetime | None]]]
+
+
+def capture_gaps(health: pa.Table | None) -> dict[str, list[tuple[datetime, datetime | None]]]:
+    """Periods without a running capture, from the store's ``sensor_health`` rows.
+
+    A gap starts at an ``exit`` (tcpdump died) or ``stop`` event and ends at the sensor's next
+    ``start`` event (``None`` when capture never came back). Health rows are few (a handful
+    per capture run), so this walks them in Python.
+
+    >>> from datetime import UTC, datetime
+    >>> t = [datetime(2026, 10, 1, h, tzinfo=UTC) for h in (0, 5, 9)]
+    >>> h = pa.table({"sensor": ["a", "a", "a"], "ts": t, "event": ["start", "exit", "start"]})
+    >>> capture_gaps(h)["a"] == [(t[1], t[2])]
+    True
+    """
+    out: dict[str, list[tuple[datetime, datetime | None]]] = {}
+    if health is None or health.num_rows == 0:
+        return out
+    rows = sorted(zip(health.column("sensor").cast(pa.string()).to_pylist(),
+                      health.column("ts").to_pylist(),
+                      health.column("event").cast(pa.string()).to_pylist(), strict=True),
+                  key=lambda r: (r[0], r[1], r[2] != "start"))
+    open_gap: dict[str, datetime] = {}
+    for sensor, ts, event in rows:
+        if event in ("exit", "stop") and sensor not in open_gap:
+            open_gap[sensor] = ts
+        elif event == "start" and sensor in open_gap:
+            out.setdefault(sensor, []).append((open_gap.pop(sensor), ts))
+    for sensor, start in open_gap.items():
+        out.setdefault(sensor, []).append((start, None))
+    return out
 
 
 def compute_coverage(
     days: pa.Table, registry: Registry, period: Period, params: Params,
-    sensors: list[str] | None = None,
+    sensors: list[str] | None = None, gaps: Gaps | None = None,
 ) -> pa.Table:
     """The coverage table from the ``days`` rollup (sensor, day, packets, dsts) and registry.
+
+    ``gaps`` are capture gaps per sensor (:func:`capture_gaps`): a day on which capture was
+    down for more than ``params.capture_gap_min_hours`` is not covered (``capture-gap``).
 
     ``sensors`` limits the table to those ids; otherwise every registered sensor and every
     sensor seen in the data appears, for every day of the period.
@@ -93,8 +138,14 @@ def compute_coverage(
                 for w in sensor.maintenance:
                     lo, hi = max(w.start, start), min(w.end, end)
                     overlap += max(0.0, (hi - lo).total_seconds())
+            down = 0.0
+            for g_start, g_end in (gaps or {}).get(sid, []):
+                lo, hi = max(g_start, start), min(g_end or end, end)
+                down += max(0.0, (hi - lo).total_seconds())
             if overlap > 0 and overlap > params.maintenance_min_hours * 3600:
                 reason = "maintenance"
+            elif down > params.capture_gap_min_hours * 3600:
+                reason = "capture-gap"
             elif n > 0:
                 reason = "observed"
             elif not active:
@@ -127,7 +178,8 @@ def coverage(ctx: Any, params: Params = Params()) -> pa.Table:
     if params == ctx.coverage_params:
         tab = ctx.coverage
     else:
-        tab = compute_coverage(ctx.days_table, ctx.registry, ctx.period, params, ctx.sensors)
+        tab = compute_coverage(ctx.days_table, ctx.registry, ctx.period, params, ctx.sensors,
+                               ctx.gaps)
     return finish(tab, SCHEMA, params)
 
 
