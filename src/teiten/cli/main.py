@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,6 +53,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    if not sys.stdout.isatty() and "COLUMNS" not in os.environ:
+        # rich lays tables out for 80 columns when it cannot see a terminal; in a pipe or a
+        # file, wide tables are easier to read unwrapped
+        os.environ["COLUMNS"] = "200"
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     try:
