@@ -1,10 +1,16 @@
 """Detection speed: all of ``teiten.detections`` over a month of packets, and the growth with size.
 
-Generates a month of darknet-like packets with a fixed seed as Parquet files (background SYNs
-from ~200k sources over a long tail of ports, a few thousand scanners, Mirai bots, SYN/ACK, RST
-and ICMP backscatter from DDoS victims), opens them through DuckDB like a store
-(``read_parquet`` view), then times every detection (backscatter, scans, tools, events,
-diurnal) at each size and prints the growth factor per 10x packets.
+Generates a month of darknet-like packets with a fixed seed into a real packet store (one /16
+telescope sensor; one Parquet file per UTC date and generated chunk, time-sorted inside, as
+ingest writes them; committed to the catalog): background SYNs from ~200k sources over a long
+tail of ports, a few thousand scanners, Mirai bots, SYN/ACK, RST and ICMP backscatter from
+DDoS victims. Then it times
+
+1. ``materialise`` — the statistics rollups of the month
+   (:func:`teiten.analyses.rollups.materialise`, the statistics' own precomputation, which
+   ``events`` reads), separately;
+2. every detection (backscatter, scans, tools, events, diurnal) over ``Store.duckdb()``, with
+   wall and CPU time, and the growth factor per size step.
 
 Side by side on the smallest size: a naive implementation of the two sessionising detections
 (backscatter and scans) — a per-packet Python loop over time-sorted rows with dictionaries,
@@ -14,12 +20,14 @@ Usage::
 
     .venv/bin/python bench/bench_detect.py                 # 1M and 3M packets
     .venv/bin/python bench/bench_detect.py --full          # 10M, 30M, 100M packets
-    .venv/bin/python bench/bench_detect.py --sizes 2000000
+    .venv/bin/python bench/bench_detect.py --sizes 2000000 --only scans,backscatter
+    .venv/bin/python bench/bench_detect.py --keep /tmp/bd  # keep (and reuse) the stores
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import itertools
 import shutil
 import sys
@@ -29,7 +37,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -37,16 +44,23 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from teiten.core.periods import Period
-from teiten.detections import DETECTIONS, make_params
+from teiten.core.sensors import Registry
+from teiten.detections import DETECTIONS, get, make_params
 from teiten.detections import run as run_detection
+from teiten.store import create_store, file_schema, open_store
+from teiten.store.catalog import InputRecord
 
 SEED = 20261122
 MONTH = Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC")
 T0 = int(np.datetime64("2026-10-01", "ns").astype(np.int64))
-SPAN = 31 * 86400 * 10**9
+DAY = 86400 * 10**9
+SPAN = 31 * DAY
 MONITORED = 65536  # a /16 telescope: 10.0.0.0/16
+SENSOR = "tel"
 PORTS = np.array([445, 23, 22, 3389, 1433, 80, 135, 139, 5900, 8080, 443, 2323, 21, 25, 53])
 COUNTRIES = np.array(["CN", "US", "JP", "RU", "TW", "KR", "BR", "DE", "IN", "VN"])
+REGISTRY = (f'[[sensor]]\nid = "{SENSOR}"\naddresses = ["10.0.0.0/16"]\ncountry = "JP"\n'
+            'timezone = "UTC"\n')
 
 
 def chunk(rng: np.random.Generator, n: int) -> pa.Table:
@@ -85,32 +99,45 @@ def chunk(rng: np.random.Generator, n: int) -> pa.Table:
         "dport": pa.array(np.where(proto == 1, 0, dport), pa.uint16(), mask=proto == 1),
         "icmp_type": pa.array(np.zeros(n), pa.uint8(), mask=proto != 1),
         "tcp_flags": pa.array(flags, pa.uint8(), mask=proto == 1),
+        "ttl": pa.array(rng.integers(30, 255, n), pa.uint8()),
         "tcp_seq": pa.array(seq, pa.uint32()),
-        "inner_proto": pa.nulls(n, pa.uint8()), "inner_src": pa.nulls(n, pa.uint32()),
-        "inner_dst": pa.nulls(n, pa.uint32()), "inner_sport": pa.nulls(n, pa.uint16()),
-        "inner_dport": pa.nulls(n, pa.uint16()),
         "country": pa.array(COUNTRIES[src % len(COUNTRIES)]).dictionary_encode(),
         "tool": pa.array(tool, pa.string()).dictionary_encode(),
     }  # fmt: skip
-    return pa.table(cols)
+    fs = file_schema()
+    return pa.table([cols[f.name].cast(f.type) if f.name in cols else pa.nulls(n, f.type)
+                     for f in fs], schema=fs)  # fmt: skip
 
 
-def generate(n: int, out: Path) -> None:
-    """Write ``n`` packets as Parquet parts of up to 5M rows."""
+def generate(n: int, root: Path) -> None:
+    """Write ``n`` packets into a new store at ``root``: per chunk of up to 5M packets, one
+    time-sorted file per UTC date, committed as one catalog row."""
     rng = np.random.default_rng(SEED)
-    out.mkdir(parents=True, exist_ok=True)
+    store = create_store(root)
+    store.merge_sensors(list(Registry.from_toml_text(REGISTRY).values()))
+    files: list[str] = []
     done, part = 0, 0
     while done < n:
         m = min(5_000_000, n - done)
-        pq.write_table(chunk(rng, m), out / f"part-{part:04d}.parquet", row_group_size=1 << 20)
+        t = chunk(rng, m)
+        ts = t.column("ts").cast(pa.int64()).to_numpy()
+        order = np.argsort(ts, kind="stable")
+        t, ts = t.take(pa.array(order)), ts[order]
+        bounds = np.searchsorted(ts, T0 + np.arange(32) * DAY)
+        for d in range(31):
+            lo, hi = int(bounds[d]), int(bounds[d + 1])
+            if hi <= lo:
+                continue
+            day = np.datetime_as_string(np.datetime64(T0 + d * DAY, "ns"), unit="D")
+            rel = f"packets/sensor={SENSOR}/date={day}/bench-{part:04d}.parquet"
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(t.slice(lo, hi - lo), root / rel, compression="zstd",
+                           row_group_size=1 << 20)  # fmt: skip
+            files.append(rel)
         done += m
         part += 1
-
-
-def connect(out: Path) -> Any:
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW packets AS SELECT * FROM read_parquet('{out}/*.parquet')")
-    return con
+    store.catalog.commit(InputRecord(input_id=f"bench-detect-{n}-{SEED}", name="bench",
+                                     files=files, packets=n, sensors=[SENSOR]))  # fmt: skip
 
 
 def naive(con: Any) -> tuple[int, int, float]:
@@ -148,59 +175,80 @@ def naive(con: Any) -> tuple[int, int, float]:
     return attacks, scans, time.perf_counter() - t0
 
 
+def detect(name: str, store: Any, con: Any) -> pa.Table:
+    """Run one detection; the store goes to those that take it (events reads the rollups)."""
+    params = make_params(name, monitored_addresses=MONITORED)
+    kw = {"store": store} if "store" in inspect.signature(get(name).detect).parameters else {}
+    return run_detection(name, con, MONTH, params, **kw)
+
+
+def timed(fn: Any) -> tuple[Any, float, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=None)
     ap.add_argument("--full", action="store_true", help="10M, 30M and 100M packets")
+    ap.add_argument("--only", default=",".join(DETECTIONS),
+                    help="comma-separated detections to time (default: all)")
     ap.add_argument("--naive-max", type=int, default=3_000_000,
-                    help="largest size the naive loop runs on")
+                    help="largest size the naive loop runs on (0: never)")
+    ap.add_argument("--keep", type=Path, help="generate the stores under DIR, keep and reuse them")
     args = ap.parse_args()
+    only = [x for x in args.only.split(",") if x]
+    for name in only:
+        get(name)  # fail early on a typo
     sizes = args.sizes or ([10_000_000, 30_000_000, 100_000_000] if args.full
                            else [1_000_000, 3_000_000])  # fmt: skip
-    tmp = Path(tempfile.mkdtemp(prefix="bench-detect-"))
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="bench-detect-"))
     totals: dict[int, float] = {}
     try:
         for n in sizes:
-            d = tmp / f"n{n}"
-            t0 = time.perf_counter()
-            generate(n, d)
-            print(f"\n{n:,} packets (generated in {time.perf_counter() - t0:.1f} s)")
-            con = connect(d)
+            root = tmp / f"n{n}"
+            if not (root / "teiten-store.json").exists():
+                shutil.rmtree(root, ignore_errors=True)
+                _, dt, _ = timed(lambda: generate(n, root))  # noqa: B023
+                print(f"\n{n:,} packets (store generated in {dt:.1f} s)")
+            else:
+                print(f"\n{n:,} packets (store reused from {root})")
+            store = open_store(root)
+            if "events" in only:
+                from teiten.analyses import rollups
+
+                _, dt, cpu = timed(lambda: rollups.materialise(store, MONTH))  # noqa: B023
+                print(f"  statistics rollups (materialise) {dt:7.2f} s  ({cpu:.2f} s CPU)")
+            con = store.duckdb()
             total = 0.0
-            for name in DETECTIONS:
-                params = make_params(name, monitored_addresses=MONITORED)
-                t0 = time.perf_counter()
-                res = run_detection(name, con, MONTH, params)
-                dt = time.perf_counter() - t0
+            for name in only:
+                res, dt, cpu = timed(lambda: detect(name, store, con))  # noqa: B023
                 total += dt
-                print(f"  teiten {name:<12} {dt:7.2f} s  {res.num_rows:>8,} rows")
+                print(f"  teiten {name:<12} {dt:7.2f} s  ({cpu:6.2f} s CPU)  "
+                      f"{res.num_rows:>8,} rows")  # fmt: skip
             totals[n] = total
-            print(f"  teiten all detections {total:7.2f} s  ({n / total / 1e6:.2f} M packets/s)")
+            print(f"  teiten {'+'.join(only)}: {total:7.2f} s  ({n / total / 1e6:.2f} M packets/s)")
             if n <= args.naive_max and n == sizes[0]:
-                b = run_detection("backscatter", con, MONTH,
-                                  make_params("backscatter", monitored_addresses=MONITORED))
-                s = run_detection("scans", con, MONTH,
-                                  make_params("scans", monitored_addresses=MONITORED))
-                t0 = time.perf_counter()
+                b = detect("backscatter", store, con)
+                s = detect("scans", store, con)
                 attacks, scans, dt = naive(con)
-                tb = t0 = time.perf_counter()
-                run_detection("backscatter", con, MONTH,
-                              make_params("backscatter", monitored_addresses=MONITORED))
-                run_detection("scans", con, MONTH,
-                              make_params("scans", monitored_addresses=MONITORED))
-                tv = time.perf_counter() - tb
+                _, tv, _ = timed(lambda: (detect("backscatter", store, con),  # noqa: B023
+                                          detect("scans", store, con)))  # noqa: B023
                 print(f"  naive Python loop (backscatter+scans) {dt:7.2f} s "
                       f"({attacks} vectors >=25 pkts, {scans} campaigns >=25 dsts; teiten "
                       f"{b.num_rows} attacks, {s.num_rows} campaigns) vs teiten {tv:.2f} s: "
                       f"x{dt / tv:.1f}")  # fmt: skip
             con.close()
-            shutil.rmtree(d)
+            if args.keep is None:
+                shutil.rmtree(root)
         ns = sorted(totals)
         for a, b in itertools.pairwise(ns):
             print(f"growth {a:,} -> {b:,} packets (x{b / a:.1f}): "
                   f"time x{totals[b] / totals[a]:.2f}")
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
