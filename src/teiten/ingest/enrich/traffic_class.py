@@ -49,6 +49,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from teiten.ingest.enrich import EnrichContext
+from teiten.ingest.enrich.columns import ints
+from teiten.ingest.enrich.kernels import traffic_classes
 
 # IP protocol numbers and TCP flag bits (RFC 791 / RFC 9293).
 IPPROTO_ICMP: Final = 1
@@ -120,34 +122,21 @@ def column(table: pa.Table, name: str, fill: int) -> npt.NDArray[np.int64]:
 
 
 def class_codes(packets: pa.Table) -> npt.NDArray[np.int32]:
-    """Index into :data:`VOCABULARY` for each packet (vectorised)."""
-    proto = column(packets, "proto", -1)
-    flags = column(packets, "tcp_flags", 0)
-    itype = column(packets, "icmp_type", 0)
-    sport = column(packets, "sport", -1)
-    frag = column(packets, "fragment", 0)
-    codes = np.full(packets.num_rows, _CODE[OTHER], dtype=np.int32)
+    """Index into :data:`VOCABULARY` for each packet (one compiled pass).
 
-    tcp = proto == IPPROTO_TCP
-    rst = (flags & TH_RST) != 0
-    syn = (flags & TH_SYN) != 0
-    ack = (flags & TH_ACK) != 0
-    codes[tcp] = _CODE[TCP_OTHER]
-    codes[tcp & syn & ~ack & ~rst] = _CODE[SCAN_TCP]
-    codes[tcp & syn & ack & ~rst] = _CODE[SYNACK]
-    codes[tcp & rst] = _CODE[RST]
-
-    icmp4 = proto == IPPROTO_ICMP
-    icmp6 = proto == IPPROTO_ICMPV6
-    codes[icmp4] = _LUT4[itype[icmp4] & 0xFF]
-    codes[icmp6] = _LUT6[itype[icmp6] & 0xFF]
-
-    udp = proto == IPPROTO_UDP
-    codes[udp] = _CODE[UDP]
-    codes[udp & (sport == 53)] = _CODE[DNS]
-
-    codes[frag == 2] = _CODE[OTHER]  # later fragment: no L4 header to judge
-    return codes
+    A null ``proto`` reads as no protocol (``other``), a null ``tcp_flags`` as no flags, a null
+    ``icmp_type`` as 0, a null ``sport`` as no port.
+    """
+    out = np.empty(packets.num_rows, dtype=np.int32)
+    if packets.num_rows == 0:
+        return out
+    traffic_classes(
+        *ints(packets, "proto", np.uint8), *ints(packets, "tcp_flags", np.uint8),
+        *ints(packets, "icmp_type", np.uint8), *ints(packets, "sport", np.uint16),
+        *ints(packets, "fragment", np.uint8), _LUT4, _LUT6, _CODE[OTHER], _CODE[TCP_OTHER],
+        _CODE[SCAN_TCP], _CODE[SYNACK], _CODE[RST], _CODE[UDP], _CODE[DNS], out,
+    )
+    return out
 
 
 def classify(packets: pa.Table) -> pa.DictionaryArray:

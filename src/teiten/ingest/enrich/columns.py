@@ -1,0 +1,90 @@
+"""Packet-table columns as NumPy arrays for the compiled enrichment kernels (no copies).
+
+A kernel reads a column as two arrays: its values (the column's own integer type, viewed
+straight from the Arrow buffer) and a validity array (1 = value present). Values under a null
+are undefined; the kernel decides what a null means. A missing column reads as all null.
+
+Examples
+--------
+>>> import pyarrow as pa
+>>> t = pa.table({"ttl": pa.array([64, None, 128], pa.uint8())})
+>>> values, valid = ints(t, "ttl", np.uint8)
+>>> values[valid == 1].tolist(), valid.tolist()
+([64, 128], [1, 0, 1])
+>>> ints(t, "dport", np.uint16)[1].tolist()
+[0, 0, 0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+U8 = npt.NDArray[np.uint8]
+
+_ARROW = {np.dtype(np.uint8): pa.uint8(), np.dtype(np.uint16): pa.uint16(),
+          np.dtype(np.uint32): pa.uint32(), np.dtype(np.int64): pa.int64()}  # fmt: skip
+
+
+def _array(table: pa.Table, name: str) -> pa.Array:
+    col = table.column(name)
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
+def _validity(arr: pa.Array) -> U8:
+    n = len(arr)
+    bitmap = arr.buffers()[0]
+    if arr.null_count == 0 or bitmap is None:
+        return np.ones(n, np.uint8)
+    if arr.null_count == n:
+        return np.zeros(n, np.uint8)
+    bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
+    return bits[arr.offset : arr.offset + n]
+
+
+def ints(table: pa.Table, name: str, dtype: Any) -> tuple[npt.NDArray[Any], U8]:
+    """An integer column as (values, validity), values of ``dtype`` (cast only if needed).
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Packet-table columns.
+    name : str
+        Column name; a missing column reads as all null.
+    dtype : numpy dtype
+        ``uint8``, ``uint16``, ``uint32`` or ``int64``: the column's type in the packet
+        table (a column of another integer type is cast to ``int64``).
+    """
+    n = table.num_rows
+    want = np.dtype(dtype)
+    if name not in table.column_names or n == 0:
+        return np.zeros(n, want), np.zeros(n, np.uint8)
+    arr = _array(table, name)
+    if arr.null_count == n:
+        return np.zeros(n, want), np.zeros(n, np.uint8)
+    if arr.type != _ARROW[want]:
+        want = np.dtype(np.int64)
+        arr = arr.cast(pa.int64())
+    data = arr.buffers()[1]
+    values = np.frombuffer(data, want)[arr.offset : arr.offset + n]
+    return values, _validity(arr)
+
+
+def binary(table: pa.Table, name: str) -> tuple[npt.NDArray[np.int32], U8, U8]:
+    """A binary column as (offsets, data, validity): row ``i`` is
+    ``data[offsets[i]:offsets[i + 1]]`` where valid; a missing column reads as all null."""
+    n = table.num_rows
+    if name not in table.column_names or n == 0:
+        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), np.zeros(n, np.uint8)
+    arr = _array(table, name)
+    if arr.null_count == n:
+        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), np.zeros(n, np.uint8)
+    if arr.type != pa.binary():
+        arr = arr.cast(pa.binary())
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, np.int32)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets, data, _validity(arr)

@@ -1,0 +1,246 @@
+"""Compiled passes of the traffic-class and tool-fingerprint rules over one chunk.
+
+The rules are documented in :mod:`teiten.ingest.enrich.traffic_class` and
+:mod:`teiten.ingest.enrich.tool`; this module only runs them, one pass over the rows, in
+Numba kernels that release the GIL (so Parquet encoding of the previous chunk goes on beside
+them). Every column arrives as (values, validity) from :mod:`teiten.ingest.enrich.columns`;
+what a null reads as is spelled out where each column is read (it follows the NumPy
+reference the tests compare against: a null protocol is no protocol, a null window is no
+window, and so on).
+
+The Unicornscan rule (a key constant over several targets of one source) needs, per source
+and key, the number of distinct targets in the chunk. It is counted with an open-addressing
+hash table (distinct targets are only counted up to 3: the rule asks for 2 or 3), so the
+whole fingerprint is O(rows).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+from numba import njit
+
+# TCP flag bits and IP protocol numbers (RFC 9293 / RFC 791).
+TH_SYN: Final = 0x02
+TH_RST: Final = 0x04
+TH_ACK: Final = 0x10
+PROTO_ICMP: Final = 1
+PROTO_TCP: Final = 6
+PROTO_UDP: Final = 17
+PROTO_ICMP6: Final = 58
+
+# tool codes: index into tool.VOCABULARY (kept in step by tests/ingest/test_enrich_kernels.py)
+T_ZMAP_OLD, T_MASSCAN, T_MIRAI, T_UNICORNSCAN, T_NMAP, T_ZMAP, T_GENERIC = range(7)
+ZMAP_IP_ID: Final = 54321
+ZMAP_WINDOW: Final = 65535
+SCANNER_WINDOW: Final = 1024
+UNICORNSCAN_WINDOW: Final = 4128
+HIGH_TTL: Final = 200
+NMAP_MAX_TTL: Final = 59
+ZMAP_MAX_TTL: Final = 64
+ZMAP_IP_LEN: Final = 52
+ZMAP_MSS: Final = 1460
+ZMAP_WSCALE: Final = 8
+OPT_MSS: Final = 2
+#: ZMap >= 4.1 option kinds: MSS, NOP, WS, NOP, NOP, SACK-permitted.
+ZMAP_V41_OPTS: Final = np.array([2, 1, 3, 1, 1, 4], np.uint8)
+
+_GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing multiplier
+
+
+@njit(inline="always", cache=True)
+def _val(values, valid, i, fill):  # type: ignore[no-untyped-def]
+    """Row ``i`` of a column as int64, ``fill`` where null."""
+    return np.int64(values[i]) if valid[i] else np.int64(fill)
+
+
+@njit(cache=True, nogil=True)
+def traffic_classes(  # type: ignore[no-untyped-def]
+    proto, proto_v, flags, flags_v, itype, itype_v, sport, sport_v, frag, frag_v,
+    lut4, lut6, c_other, c_tcp_other, c_scan, c_synack, c_rst, c_udp, c_dns, out,
+):
+    """Traffic-class code of every row into ``out`` (codes and ICMP tables from the caller)."""
+    for i in range(out.shape[0]):
+        p = _val(proto, proto_v, i, -1)
+        code = c_other
+        if p == PROTO_TCP:
+            f = _val(flags, flags_v, i, 0)
+            if f & TH_RST:
+                code = c_rst
+            elif f & TH_SYN:
+                code = c_synack if f & TH_ACK else c_scan
+            else:
+                code = c_tcp_other
+        elif p == PROTO_ICMP:
+            code = lut4[_val(itype, itype_v, i, 0) & 0xFF]
+        elif p == PROTO_ICMP6:
+            code = lut6[_val(itype, itype_v, i, 0) & 0xFF]
+        elif p == PROTO_UDP:
+            code = c_dns if _val(sport, sport_v, i, -1) == 53 else c_udp
+        if _val(frag, frag_v, i, 0) == 2:
+            code = c_other  # a later fragment has no L4 header to judge
+        out[i] = code
+
+
+@njit(inline="always", cache=True)
+def _opts_are(opt_off, opt_data, opt_v, i, want, n_want):  # type: ignore[no-untyped-def]
+    """Whether row ``i``'s option kinds equal ``want[:n_want]`` (null reads as no options)."""
+    if not opt_v[i]:
+        return n_want == 0
+    a = opt_off[i]
+    if opt_off[i + 1] - a != n_want:
+        return False
+    for k in range(n_want):  # noqa: SIM110 - a generator in a kernel costs a closure
+        if opt_data[a + k] != want[k]:
+            return False
+    return True
+
+
+@njit(inline="always", cache=True)
+def _bswap32(x):  # type: ignore[no-untyped-def]
+    return (((x & 0xFF) << 24) | (((x >> 8) & 0xFF) << 16) | (((x >> 16) & 0xFF) << 8)
+            | ((x >> 24) & 0xFF))  # fmt: skip
+
+
+@njit(cache=True)
+def _distinct_targets(keys, targets):  # type: ignore[no-untyped-def]
+    """For each element, the distinct ``targets`` among elements sharing its key (max 3)."""
+    n = keys.shape[0]
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    size = 1 << bits
+    mask = size - 1
+    shift = np.uint64(64 - bits)
+    used = np.zeros(size, np.uint8)
+    slot_key = np.empty(size, np.uint64)
+    first = np.empty(size, np.int64)
+    second = np.empty(size, np.int64)
+    count = np.zeros(size, np.uint8)
+    slot = np.empty(n, np.int64)
+    for c in range(n):
+        k = keys[c]
+        t = targets[c]
+        h = np.int64((k * _GOLDEN) >> shift)
+        while used[h] and slot_key[h] != k:
+            h = (h + 1) & mask
+        if not used[h]:
+            used[h] = 1
+            slot_key[h] = k
+            first[h] = t
+            count[h] = 1
+        elif count[h] == 1:
+            if t != first[h]:
+                second[h] = t
+                count[h] = 2
+        elif count[h] == 2 and t != first[h] and t != second[h]:
+            count[h] = 3
+        slot[c] = h
+    out = np.empty(n, np.uint8)
+    for c in range(n):
+        out[c] = count[slot[c]]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def tool_fingerprints(  # type: ignore[no-untyped-def]
+    ver, ver_v, proto, proto_v, flags, flags_v, ip_id, ip_id_v, src, src_v, dst, dst_v,
+    sport, sport_v, dport, dport_v, seq, seq_v, ack, ack_v, win, win_v, ttl, ttl_v,
+    ip_len, ip_len_v, mss, mss_v, wscale, wscale_v, itype, itype_v, opt_off, opt_data, opt_v,
+    out,
+):
+    """Tool code of every row into ``out`` (-1: no rule matched); rules in the spec's order."""
+    n = out.shape[0]
+    mss_only = np.array([OPT_MSS], np.uint8)
+    cand = np.empty(n, np.int64)
+    n_cand = 0
+    for i in range(n):
+        out[i] = -1
+        if _val(ver, ver_v, i, 4) != 4 or not dst_v[i]:
+            continue  # only IPv4 rows with a destination are fingerprinted
+        p = _val(proto, proto_v, i, -1)
+        ident = _val(ip_id, ip_id_v, i, -1)
+        if p != PROTO_TCP:
+            if ident == ZMAP_IP_ID and (
+                p == PROTO_UDP or (p == PROTO_ICMP and _val(itype, itype_v, i, -1) == 8)
+            ):
+                out[i] = T_ZMAP_OLD
+            continue
+        if (_val(flags, flags_v, i, 0) & (TH_SYN | TH_ACK | TH_RST)) != TH_SYN:
+            continue  # not a probe
+        w = _val(win, win_v, i, -1)
+        d = np.int64(dst[i])
+        if ident == ZMAP_IP_ID and w == ZMAP_WINDOW and (
+            _opts_are(opt_off, opt_data, opt_v, i, mss_only, 0)
+            or _opts_are(opt_off, opt_data, opt_v, i, mss_only, 1)
+        ):
+            out[i] = T_ZMAP_OLD
+            continue
+        s = _val(seq, seq_v, i, -1)
+        t = _val(ttl, ttl_v, i, 0)
+        if s >= 0 and ident == ((d ^ _val(dport, dport_v, i, 0) ^ s) & 0xFFFF) and (
+            t >= HIGH_TTL or ((w == SCANNER_WINDOW or w == 0) and t > NMAP_MAX_TTL)
+        ):
+            out[i] = T_MASSCAN
+            continue
+        if s == d:
+            out[i] = T_MIRAI
+            continue
+        if s >= 0:
+            cand[n_cand] = i
+            n_cand += 1
+    if n_cand:
+        _unicornscan(cand[:n_cand], src, src_v, dst, sport, sport_v, dport, dport_v, seq,
+                     win, win_v, out)
+    for i in range(n):
+        if out[i] >= 0 or _val(ver, ver_v, i, 4) != 4 or not dst_v[i]:
+            continue
+        if _val(proto, proto_v, i, -1) != PROTO_TCP:
+            continue
+        if (_val(flags, flags_v, i, 0) & (TH_SYN | TH_ACK | TH_RST)) != TH_SYN:
+            continue
+        w = _val(win, win_v, i, -1)
+        t = _val(ttl, ttl_v, i, 0)
+        if (w == SCANNER_WINDOW and t <= NMAP_MAX_TTL
+                and _opts_are(opt_off, opt_data, opt_v, i, mss_only, 1)):
+            out[i] = T_NMAP
+        elif (w == ZMAP_WINDOW and t <= ZMAP_MAX_TTL
+              and _opts_are(opt_off, opt_data, opt_v, i, ZMAP_V41_OPTS, 6)
+              and _val(mss, mss_v, i, -1) == ZMAP_MSS
+              and _val(wscale, wscale_v, i, -1) == ZMAP_WSCALE
+              and _val(ip_len, ip_len_v, i, 0) == ZMAP_IP_LEN and _val(ack, ack_v, i, 0) == 0):
+            out[i] = T_ZMAP
+        elif (w == SCANNER_WINDOW and t >= HIGH_TTL
+              and _opts_are(opt_off, opt_data, opt_v, i, mss_only, 0)):
+            out[i] = T_GENERIC
+
+
+@njit(cache=True)
+def _unicornscan(  # type: ignore[no-untyped-def]
+    cand, src, src_v, dst, sport, sport_v, dport, dport_v, seq, win, win_v, out,
+):
+    """Label the candidates whose key ``seq ^ dst ^ ((dport << 16) + sport)`` stays constant
+    over >= 3 distinct targets of one source (>= 2 with window 4128), ``dst`` tried in both
+    byte orders."""
+    m = cand.shape[0]
+    keys = np.empty(m, np.uint64)
+    targets = np.empty(m, np.int64)
+    hit = np.zeros(m, np.uint8)
+    for swap in range(2):
+        for c in range(m):
+            i = cand[c]
+            d = np.int64(dst[i])
+            dp = _val(dport, dport_v, i, 0)
+            ports = ((dp << 16) + _val(sport, sport_v, i, 0)) & 0xFFFFFFFF
+            key = (np.int64(seq[i]) ^ (_bswap32(d) if swap else d) ^ ports) & 0xFFFFFFFF
+            keys[c] = (np.uint64(_val(src, src_v, i, 0)) << np.uint64(32)) | np.uint64(key)
+            targets[c] = (d << 16) | dp
+        distinct = _distinct_targets(keys, targets)
+        for c in range(m):
+            w = _val(win, win_v, cand[c], -1)
+            if distinct[c] >= 3 or (distinct[c] >= 2 and w == UNICORNSCAN_WINDOW):
+                hit[c] = 1
+    for c in range(m):
+        if hit[c]:
+            out[cand[c]] = T_UNICORNSCAN
