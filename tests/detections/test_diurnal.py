@@ -81,4 +81,4 @@ def test_prefix_and_country_levels() -> None:
 
 def test_unknown_level_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
-        detect(table(source(np.random.default_rng(6), 1, 1.0)), None, Params(levels=("asn",)))
+        detect(table(source(np.random.default_rng(6), 1, 1.0)), None, Params(levels=("city",)))
