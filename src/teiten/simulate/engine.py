@@ -1,21 +1,27 @@
 """The simulation engine: a planned world to per-sensor captures plus its ground truth.
 
-Time is cut into chunks (a day, or an hour when the day is large or captures rotate hourly);
-each chunk's packets are generated vectorised for every actor, filtered by sensor troubles,
-sorted by (sensor, time) and appended to the sensors' capture files. Memory is bounded by the
-chunk size, whatever the period length. Every random draw comes from a generator seeded by
-(seed, actor, chunk), so a run is byte-for-byte reproducible.
+Time is cut into chunks (a day; an hour when the day is large or captures rotate hourly; a
+fraction of an hour when even an hour holds more than ``max_chunk_packets``). In each chunk the
+rate populations come out of one compiled pass already in (sensor, time) order
+(:mod:`.rates`); the planned event packets (scans, backscatter, smurf) are built vectorised,
+filtered by sensor troubles, sorted (they are few) and merged into each sensor's stream without
+sorting it again; the capture writer then encodes each sensor's packets in place. Memory is
+bounded by the chunk size, whatever the period length. Every random draw comes from a
+generator seeded by (seed, chunk) or (seed, actor, chunk), so a run is byte-for-byte
+reproducible. Responsive sensors also get first-payload records (:mod:`.responder`).
 """
 
 from __future__ import annotations
 
+import gzip
+import lzma
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import IO, Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -23,10 +29,12 @@ import numpy.typing as npt
 from teiten.capture.writer import LINKTYPE_ETHERNET, CaptureWriter, PacketColumns
 from teiten.core.errors import UsageError
 from teiten.core.sensors import Registry
-from teiten.simulate.packets import event_packets, population
+from teiten.simulate.packets import event_packets
+from teiten.simulate.rates import RateStream
+from teiten.simulate.responder import SEGMENT_DIR, TRUTH_FILE, Responder
 from teiten.simulate.scenario import Scenario
 from teiten.simulate.truth import TRUTH_FILES, build_truth
-from teiten.simulate.world import DAY, HOUR, UTC_OFFSET, Actor, World, diurnal_profile, plan_world
+from teiten.simulate.world import DAY, HOUR, NS, Actor, World, plan_world
 
 I64 = npt.NDArray[np.int64]
 
@@ -51,6 +59,9 @@ class Params:
         1 (Ethernet) or 101 (raw IP).
     max_chunk_packets : int
         A day expected to hold more packets than this is generated hour by hour.
+    compression : {"none", "gzip", "xz", "zstd"}
+        Compress each capture file (suffix ``.gz``, ``.xz``, ``.zst``); gzip headers carry no
+        time stamp or name, so compressed output is deterministic too.
     """
 
     seed: int = 1
@@ -60,6 +71,31 @@ class Params:
     nanosecond: bool = False
     linktype: int = LINKTYPE_ETHERNET
     max_chunk_packets: int = 1_000_000
+    compression: Literal["none", "gzip", "xz", "zstd"] = "none"
+
+
+#: File suffix of each capture compression.
+COMPRESSION_SUFFIX: dict[str, str] = {"none": "", "gzip": ".gz", "xz": ".xz", "zstd": ".zst"}
+
+
+def _open_capture(path: Path, compression: str) -> tuple[IO[bytes], list[Any]]:
+    """Open ``path`` for writing through ``compression``; the stream and what to close, in order.
+
+    gzip with mtime 0 and no file name, xz preset 1, zstd level 3: all deterministic.
+    """
+    raw = open(path, "wb")  # noqa: SIM115 - closed with the capture writer
+    if compression == "gzip":
+        gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
+        return cast(IO[bytes], gz), [gz, raw]
+    if compression == "xz":
+        xz = lzma.LZMAFile(raw, "wb", preset=1)  # noqa: SIM115 - closed with the writer
+        return cast(IO[bytes], xz), [xz, raw]
+    if compression == "zstd":
+        import zstandard
+
+        zw = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False)
+        return zw, [zw, raw]
+    return raw, [raw]
 
 
 @dataclass
@@ -89,40 +125,18 @@ class _Acc:
     last: I64
     per_source: I64
     counts: dict[tuple[int, int, int], int] = field(default_factory=dict)
-    dsts: list[I64] = field(default_factory=list)
+    seen: dict[int, npt.NDArray[np.bool_]] = field(default_factory=dict)  # event -> dsts hit
     event_ts: dict[int, list[I64]] = field(default_factory=dict)
     amp_packets: dict[int, I64] = field(default_factory=dict)
 
 
-#: Resolution of the source-pick lookup table (weights are quantised to 1/65536).
-_PICK = 1 << 16
+#: Packets per call of the capture writer: its record buffer stays below glibc's mmap
+#: threshold, so it is reused instead of page-faulted in afresh for every call.
+_WRITE_SLICE = 200_000
+#: The shortest chunk when a day is very busy (memory stays bounded by max_chunk_packets).
+_MIN_CHUNK = 60 * 1_000_000_000
 
-
-@dataclass
-class _Group:
-    rows: I64
-    pick: I64  # lookup table: uniform 16-bit draw -> row, following the source weights
-    share: float
-    offset_h: float
-
-
-def _groups(world: World, actor: Actor) -> list[_Group]:
-    S = world.sources
-    rows = actor.sources
-    total = float(S.weight[rows].sum()) or 1.0
-    out = []
-    for c in sorted(set(S.country[rows].tolist())):
-        r = rows[S.country[rows] == c]
-        w = S.weight[r]
-        cumw = np.cumsum(w) / w.sum()
-        pick = np.minimum(np.searchsorted(cumw, (np.arange(_PICK) + 0.5) / _PICK), len(r) - 1)
-        out.append(_Group(r, r[pick], float(w.sum()) / total, float(UTC_OFFSET.get(c, 0.0))))
-    return out
-
-
-def _conficker_ok(a: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
-    """Conficker's random-scan flaw: 2nd and 4th octets are always below 128."""
-    return np.asarray((((a >> 16) & 0xFF) < 128) & ((a & 0xFF) < 128))
+Part = tuple[int, I64, I64, I64, PacketColumns]
 
 
 class _Engine:
@@ -136,19 +150,24 @@ class _Engine:
         self.acc = _Acc(np.zeros(n_act, np.int64), np.full(n_act, np.iinfo(np.int64).max),
                         np.full(n_act, np.iinfo(np.int64).min),
                         np.zeros(len(world.sources.addr), np.int64))
-        self.groups = {a.id: _groups(world, a) for a in world.actors if a.event is None}
-        self.writers: dict[int, tuple[str, CaptureWriter]] = {}
+        self.rates = RateStream(world)
+        self.responder = Responder(world, out, params.seed)
+        self.writers: dict[int, tuple[str, CaptureWriter, list[Any]]] = {}
         self.files = 0
         self.per_sensor = np.zeros(len(world.sensors), np.int64)
 
     # ------------------------------------------------------------------ chunking
     def chunks(self) -> list[tuple[int, int]]:
+        """Time slices: a day, an hour, or a fraction of an hour for very busy worlds."""
         w = self.w
         naddr = w.n_addresses_at_start
         day_rate = sum(float(a.spec.get("rate", 0)) for a in w.actors if a.event is None)
         per_day = day_rate * naddr * w.scale
-        hourly = self.p.rotate == "hourly" or per_day > self.p.max_chunk_packets
-        step = HOUR if hourly else DAY
+        step = DAY
+        if self.p.rotate == "hourly" or per_day > self.p.max_chunk_packets:
+            step = HOUR
+            while step > _MIN_CHUNK and per_day / DAY * step > self.p.max_chunk_packets:
+                step //= 2
         t = w.start
         out = []
         while t < w.end:
@@ -157,47 +176,8 @@ class _Engine:
             t = nxt
         return out
 
-    # ------------------------------------------------------------------ generation
-    def _rate_actor(self, a: Actor, t0: int, t1: int) -> tuple[I64, I64, I64, PacketColumns]:
-        w = self.w
-        rng = np.random.default_rng([w.seed, 10, a.id, t0 // HOUR])
-        valid = np.flatnonzero((w.addr_from <= t0) & (w.addr_until > t0))
-        if a.kind == "conficker":
-            valid = valid[_conficker_ok(w.addr[valid])]
-        empty = np.zeros(0, np.int64)
-        if not len(valid) or not len(a.sources):
-            return empty, empty, empty, PacketColumns.make([], [], 6)
-        a0 = w.when(a.spec.get("start"), 0.0)
-        a1 = w.when(a.spec.get("end"), 1.0)
-        hs = np.arange(t0 - t0 % HOUR, t1, HOUR, dtype=np.int64)
-        mid = hs + HOUR // 2
-        trend = 1.0 + (float(a.spec.get("ramp", 1.0)) - 1.0) * np.clip(w.period_fraction(mid),
-                                                                      0, 1)
-        active = ((mid >= a0) & (mid < a1)).astype(float)
-        lam0 = float(a.spec.get("rate", 0)) * w.scale * len(valid) / 24.0
-        ts_l, gs_l = [], []
-        diurnal = bool(a.spec.get("diurnal", False))
-        for g in self.groups[a.id]:
-            prof = (diurnal_profile((hs % DAY) / HOUR + g.offset_h) if diurnal
-                    else np.ones(len(hs)))
-            lam = lam0 * g.share * prof * trend * active
-            k = rng.poisson(lam)
-            tot = int(k.sum())
-            if not tot:
-                continue
-            ts_l.append(np.repeat(hs, k) + rng.integers(0, HOUR, tot))
-            gs_l.append(g.pick[rng.integers(0, _PICK, tot)])
-        if not ts_l:
-            return empty, empty, empty, PacketColumns.make([], [], 6)
-        ts = np.concatenate(ts_l)
-        gs = np.concatenate(gs_l)
-        keep = (ts >= t0) & (ts < t1)
-        ts, gs = ts[keep], gs[keep]
-        dst = valid[rng.integers(0, len(valid), len(ts))]
-        cols = population(w, a.kind, int(a.proto or 6), gs, w.addr[dst], ts, rng)
-        return ts, dst, gs, cols
-
-    def _event(self, a: Actor, t0: int, t1: int) -> tuple[I64, I64, I64, PacketColumns] | None:
+    # ------------------------------------------------------------------ events
+    def _event(self, a: Actor, t0: int, t1: int) -> Part | None:
         ev = a.event
         assert ev is not None and ev.t_ts is not None
         if ev.end < t0 or ev.start >= t1:
@@ -209,22 +189,24 @@ class _Engine:
         ts = ev.t_ts[lo:hi]
         dst = ev.t_addr[lo:hi]
         port = ev.t_port[lo:hi]
-        rng = np.random.default_rng([self.w.seed, 11, a.id, t0 // HOUR])
+        rng = np.random.default_rng([self.w.seed, 11, a.id, t0 // NS])
         cols = event_packets(ev, self.w.addr[dst], port, ts, rng)
         gs = np.full(len(ts), -1, np.int64)
         if ev.kind == "smurf":
             gs = -2 - port.astype(np.int64)  # amplifier index, kept apart from the source table
-        return ts, dst, gs, cols
+        return a.id, ts, dst, gs, cols
 
-    def run_chunk(self, t0: int, t1: int) -> None:
+    def _events(self, t0: int, t1: int) -> tuple[I64, I64, PacketColumns] | None:
+        """Event packets of the chunk that reach a sensor, sorted by (sensor, time)."""
         w = self.w
         parts = []
         for a in w.actors:
-            r = self._rate_actor(a, t0, t1) if a.event is None else self._event(a, t0, t1)
-            if r is not None and len(r[0]):
-                parts.append((a.id, *r))
+            if a.event is not None:
+                r = self._event(a, t0, t1)
+                if r is not None:
+                    parts.append(r)
         if not parts:
-            return
+            return None
         ts = np.concatenate([p[1] for p in parts])
         dst = np.concatenate([p[2] for p in parts])
         gs = np.concatenate([p[3] for p in parts])
@@ -241,10 +223,9 @@ class _Engine:
         self._account(ts, dst, gs, actor, sensor, keep, part_actor, part_len, t0)
         idx = np.flatnonzero(keep)
         if not len(idx):
-            return
-        order = idx[np.argsort((sensor[idx] << 47) | (ts[idx] - t0))]
-        # gather first, then encode sequentially: far kinder to caches than encoding in order
-        self._write(t0, ts[order], sensor[order], cols.take(order))
+            return None
+        order = idx[np.argsort((sensor[idx] << 47) | (ts[idx] - t0), kind="stable")]
+        return ts[order], sensor[order], cols.take(order)
 
     def _account(self, ts: I64, dst: I64, gs: I64, actor: I64, sensor: I64,
                  keep: npt.NDArray[np.bool_], part_actor: I64, part_len: I64, t0: int) -> None:
@@ -258,55 +239,122 @@ class _Engine:
         hi = np.maximum.reduceat(np.where(keep, ts, -big), starts)
         acc.first[part_actor[has]] = np.minimum(acc.first[part_actor[has]], lo[has])
         acc.last[part_actor[has]] = np.maximum(acc.last[part_actor[has]], hi[has])
-        rate = keep & (gs >= 0)
-        acc.per_source += np.bincount(gs[rate], minlength=len(acc.per_source))
         n_sen = len(self.w.sensors)
-        day = int(t0 // DAY)  # a chunk never spans two UTC days
         per = np.bincount((actor * n_sen + sensor)[keep], minlength=len(acc.packets) * n_sen)
-        for k in np.flatnonzero(per).tolist():
-            a, s = divmod(k, n_sen)
-            acc.counts[(a, s, day)] = acc.counts.get((a, s, day), 0) + int(per[k])
-        ev_mask = keep & (gs < 0)
-        if ev_mask.any():
-            acc.dsts.append(np.unique(actor[ev_mask] * (1 << 32) + dst[ev_mask]))
-            for a in np.unique(actor[ev_mask]).tolist():
-                m = ev_mask & (actor == a)
-                acc.event_ts.setdefault(a, []).append(ts[m])
-                if (gs[m] <= -2).any():
-                    ev = self.w.actors[a].event
-                    assert ev is not None
-                    amp = acc.amp_packets.setdefault(a, np.zeros(len(ev.src), np.int64))
-                    amp += np.bincount(-2 - gs[m], minlength=len(ev.src))
-
-    def _write(self, t0: int, ts: I64, sensor: I64, cols: PacketColumns) -> None:
-        hourly = self.p.rotate == "hourly"
-        stamp = datetime.fromtimestamp(t0 // 1_000_000_000, tz=UTC)
-        key = stamp.strftime("%Y%m%d%H" if hourly else "%Y%m%d")
-        bounds = np.searchsorted(sensor, np.arange(len(self.w.sensors) + 1))
-        ext = "pcap" if self.p.fmt == "pcap" else "pcapng"
-        for i, st in enumerate(self.w.sensors):
-            lo, hi = int(bounds[i]), int(bounds[i + 1])
-            if lo == hi:
+        self._count(per.reshape(len(acc.packets), n_sen), t0)
+        ends = starts + part_len
+        for a, p0, p1 in zip(part_actor.tolist(), starts.tolist(), ends.tolist(), strict=True):
+            m = keep[p0:p1]  # every part here is one event's packets
+            if not m.any():
                 continue
-            cur = self.writers.get(i)
-            if cur is None or cur[0] != key:
-                if cur is not None:
-                    cur[1].close()
-                sid = st.sensor.id
-                d = self.out / "captures" / sid
-                d.mkdir(parents=True, exist_ok=True)
-                wr = CaptureWriter(d / f"{sid}_{key}.{ext}", self.p.linktype, fmt=self.p.fmt,
-                                   nanosecond=self.p.nanosecond, if_name=sid)
-                self.writers[i] = (key, wr)
-                self.files += 1
-                cur = self.writers[i]
-            cur[1].write(ts[lo:hi], cols.slice(lo, hi))
-            self.per_sensor[i] += hi - lo
+            seen = acc.seen.get(a)
+            if seen is None:
+                seen = acc.seen[a] = np.zeros(len(self.w.addr), bool)
+            seen[dst[p0:p1][m]] = True
+            ev = self.w.actors[a].event
+            assert ev is not None
+            if ev.kind in ("ddos", "smurf"):  # their truth rows need the packet rate
+                acc.event_ts.setdefault(a, []).append(ts[p0:p1][m])
+            g = gs[p0:p1][m]
+            if (g <= -2).any():
+                amp = acc.amp_packets.setdefault(a, np.zeros(len(ev.src), np.int64))
+                amp += np.bincount(-2 - g, minlength=len(ev.src))
+
+    def _count(self, per_actor_sensor: I64, t0: int) -> None:
+        """Add packets per (actor, sensor) of a chunk to the per-day truth counts."""
+        day = int(t0 // DAY)  # a chunk never spans two UTC days
+        n_sen = per_actor_sensor.shape[1]
+        flat = per_actor_sensor.ravel()
+        counts = self.acc.counts
+        for k in np.flatnonzero(flat).tolist():
+            a, s = divmod(k, n_sen)
+            counts[(a, s, day)] = counts.get((a, s, day), 0) + int(flat[k])
+
+    # ------------------------------------------------------------------ one chunk
+    def run_chunk(self, t0: int, t1: int) -> None:
+        w = self.w
+        rng = np.random.default_rng([w.seed, 20, t0 // NS])
+        rate = self.rates.chunk(t0, t1, rng, self.acc)
+        if rate is not None:
+            self._count(rate.per_actor_sensor, t0)
+            self.responder.add(rate, t0)
+        ev = self._events(t0, t1)
+        n_s = len(w.sensors)
+        if ev is None:
+            if rate is None:
+                return
+            for i in range(n_s):
+                lo, hi = int(rate.bounds[i]), int(rate.bounds[i + 1])
+                if hi > lo:
+                    self._write(i, t0, rate.ts[lo:hi], rate.cols, np.arange(lo, hi))
+            return
+        e_ts, e_sensor, e_cols = ev
+        e_bounds = np.searchsorted(e_sensor, np.arange(n_s + 1))
+        if rate is None:
+            r_ts, r_bounds, cols = np.zeros(0, np.int64), np.zeros(n_s + 1, np.int64), e_cols
+        else:
+            r_ts, r_bounds = rate.ts, rate.bounds
+            cols = PacketColumns.concat([rate.cols, e_cols])
+        n_r = len(r_ts)
+        for i in range(n_s):
+            r_lo, r_hi = int(r_bounds[i]), int(r_bounds[i + 1])
+            e_lo, e_hi = int(e_bounds[i]), int(e_bounds[i + 1])
+            if r_hi == r_lo and e_hi == e_lo:
+                continue
+            # merge the sensor's two time-sorted runs without sorting them again
+            ets = e_ts[e_lo:e_hi]
+            pos = np.searchsorted(r_ts[r_lo:r_hi], ets, side="right") + np.arange(len(ets))
+            m = (r_hi - r_lo) + len(ets)
+            is_ev = np.zeros(m, bool)
+            is_ev[pos] = True
+            order = np.empty(m, np.int64)
+            order[is_ev] = n_r + np.arange(e_lo, e_hi)
+            order[~is_ev] = np.arange(r_lo, r_hi)
+            ts = np.empty(m, np.int64)
+            ts[is_ev] = ets
+            ts[~is_ev] = r_ts[r_lo:r_hi]
+            self._write(i, t0, ts, cols, order)
+
+    def _writer(self, i: int, t0: int) -> CaptureWriter:
+        hourly = self.p.rotate == "hourly"
+        stamp = datetime.fromtimestamp(t0 // NS, tz=UTC)
+        key = stamp.strftime("%Y%m%d%H" if hourly else "%Y%m%d")
+        cur = self.writers.get(i)
+        if cur is None or cur[0] != key:
+            if cur is not None:
+                self._close(cur)
+            sid = self.w.sensors[i].sensor.id
+            d = self.out / "captures" / sid
+            d.mkdir(parents=True, exist_ok=True)
+            ext = ("pcap" if self.p.fmt == "pcap" else "pcapng") + COMPRESSION_SUFFIX[
+                self.p.compression]
+            stream, closers = _open_capture(d / f"{sid}_{key}.{ext}", self.p.compression)
+            wr = CaptureWriter(stream, self.p.linktype, fmt=self.p.fmt,
+                               nanosecond=self.p.nanosecond, if_name=sid)
+            cur = (key, wr, closers)
+            self.writers[i] = cur
+            self.files += 1
+        return cur[1]
+
+    def _write(self, i: int, t0: int, ts: I64, cols: PacketColumns, order: I64) -> None:
+        """Append packets ``cols[order]`` (times ``ts``) to sensor ``i``'s capture."""
+        wr = self._writer(i, t0)
+        for lo in range(0, len(order), _WRITE_SLICE):
+            hi = min(len(order), lo + _WRITE_SLICE)
+            wr.write(ts[lo:hi], cols, order=order[lo:hi])
+        self.per_sensor[i] += len(order)
+
+    @staticmethod
+    def _close(cur: tuple[str, CaptureWriter, list[Any]]) -> None:
+        cur[1].close()
+        for c in cur[2]:
+            c.close()
 
     def close(self) -> None:
-        for _, wr in self.writers.values():
-            wr.close()
+        for cur in self.writers.values():
+            self._close(cur)
         self.writers = {}
+        self.responder.close()
 
 
 def simulate(
@@ -316,10 +364,12 @@ def simulate(
 ) -> Summary:
     """Simulate ``scenario`` over ``[start, end)`` and write captures, registry and truth.
 
-    Writes ``out/captures/<sensor>/<sensor>_<YYYYMMDD[HH]>.pcap[ng]``, ``out/sensors.toml``
-    (a :class:`teiten.core.sensors.Registry` whose ``match`` globs claim each sensor's files),
-    and the truth files ``truth.parquet``, ``truth_sources.parquet``, ``truth_counts.parquet``
-    and ``truth.json`` (see ``docs/scenarios.md``).
+    Writes ``out/captures/<sensor>/<sensor>_<YYYYMMDD[HH]>.pcap[ng][.gz|.xz|.zst]``,
+    ``out/sensors.toml`` (a :class:`teiten.core.sensors.Registry` whose ``match`` globs claim
+    each sensor's files), the truth files ``truth.parquet``, ``truth_sources.parquet``,
+    ``truth_counts.parquet`` and ``truth.json``, and, when the scenario has responsive
+    sensors, their first-payload segments ``out/payloads/payloads-<YYYYMMDD>.parquet`` with
+    ``truth_payloads.parquet`` (see ``docs/scenarios.md``).
 
     Parameters
     ----------
@@ -330,7 +380,7 @@ def simulate(
     out : path
         Output directory.
     params : Params
-        Seed, scale, format, rotation.
+        Seed, scale, format, rotation, compression.
     force : bool
         Replace an existing ``out/captures`` directory instead of refusing.
     progress : callable, optional
@@ -350,6 +400,8 @@ def simulate(
         raise UsageError("simulate: format must be pcap|pcapng and rotate daily|hourly")
     if params.scale <= 0:
         raise UsageError("simulate: --scale must be positive")
+    if params.compression not in COMPRESSION_SUFFIX:
+        raise UsageError("simulate: compression must be none|gzip|xz|zstd")
     t_start = time.perf_counter()
     out_dir = Path(out)
     cap = out_dir / "captures"
@@ -357,8 +409,9 @@ def simulate(
         if not force:
             raise UsageError(f"{cap} is not empty (use --force to replace it)")
         shutil.rmtree(cap)
+    shutil.rmtree(out_dir / SEGMENT_DIR, ignore_errors=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in TRUTH_FILES:
+    for name in (*TRUTH_FILES, TRUTH_FILE):
         (out_dir / name).unlink(missing_ok=True)
     world = plan_world(scenario, params.seed, params.scale, start, end)
     eng = _Engine(world, params, out_dir, progress)

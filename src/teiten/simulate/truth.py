@@ -84,8 +84,6 @@ def build_truth(world: World, acc: _Acc, params: Params, out: Path) -> None:
     rows: list[dict[str, Any]] = []
     S = world.sources
     naddr = world.n_addresses_at_start
-    dst_pairs = np.unique(np.concatenate(acc.dsts)) if acc.dsts else np.zeros(0, np.int64)
-    dst_actor = dst_pairs >> 32
     for a in world.actors:
         n = int(acc.packets[a.id])
         first = int(acc.first[a.id]) if n else None
@@ -112,7 +110,7 @@ def build_truth(world: World, acc: _Acc, params: Params, out: Path) -> None:
                                    "start": a.spec.get("start", 0.0),
                                    "end": a.spec.get("end", 1.0)}, sort_keys=True)))
             continue
-        distinct = int(np.count_nonzero(dst_actor == a.id))
+        distinct = int(np.count_nonzero(acc.seen[a.id])) if a.id in acc.seen else 0
         ts = (np.sort(np.concatenate(acc.event_ts[a.id])) if a.id in acc.event_ts
               else np.zeros(0, np.int64))
         extra: dict[str, Any] = {}
