@@ -223,8 +223,9 @@ def _dimension(
     """Rank and surge events of one dimension.
 
     ``counts`` has (day, key, ref, packets); ``distinct(refs)`` returns (day, key, sources,
-    targets) for the surge candidates only (distinct counts are the expensive part). Returns
-    the events and the flagged keys (key -> ref) whose drivers should be checked.
+    targets) for the surge candidates only (distinct counts are not in the rollups and are the
+    expensive part). Returns the events and the flagged keys (key -> ref) whose drivers should
+    be checked.
     """
     events: list[dict[str, Any]] = []
     flagged: dict[str, Any] = {}
@@ -319,10 +320,9 @@ def _drivers(
         return []
     refs = sorted({int(v) for v in keys.values()})
     base = f"""WITH b AS (
-          SELECT proto, port, src, sport, ts >= {TS} AS cur FROM (
-            SELECT proto, {_PORT_SQL} AS port, src, sport, ts FROM packets
-            WHERE {where} AND ip_version = 4) WHERE list_contains(?, {_KID_SQL}))"""
-    bargs = [period.start_utc, *args, refs]
+          SELECT proto, {_PORT_SQL} AS port, src, sport, ts >= {TS} AS cur FROM packets
+          WHERE {where} AND ip_version = 4 AND ({_port_filter(refs)}))"""
+    bargs = [period.start_utc, *args]
     # one pass: totals and per-source, per-/24 and per-source-port counts (grouping sets)
     rows = query(packets, base + f""",
         g AS (SELECT proto, port, src, pfx, sport, GROUPING(src, pfx, sport) AS gid,
@@ -371,17 +371,111 @@ def _drivers(
 
 
 def _signatures(sig: pa.Table, params: Params) -> list[dict[str, Any]]:
+    """signature-trend events from (signature, current, previous[, dimension, rate_current,
+    rate_previous]) rows: judged on the rates when given (hits per covered address-day, so a
+    sensor added or lost is not a trend), else on the counts."""
     events = []
     for row in sig.to_pylist():
         cur, prev = float(row["current"] or 0), float(row["previous"] or 0)
         if max(cur, prev) < params.min_packets:
             continue
-        change = (cur - prev) / max(prev, 1.0)
-        if abs(change) >= params.min_increase:
-            events.append(_event("signature-trend", "signature", str(row["signature"]),
-                                 abs(change), value=cur, previous=prev,
-                                 direction="up" if change > 0 else "down"))  # fmt: skip
+        r_cur, r_prev = row.get("rate_current"), row.get("rate_previous")
+        rated = r_cur is not None and r_prev is not None
+        a, b = (float(r_cur), float(r_prev)) if rated else (cur, prev)
+        lo = min(a, b) or min(1.0, max(a, b))
+        fold = max(a, b) / lo  # symmetric: doubled and halved are both 2
+        if fold - 1.0 < params.min_increase:
+            continue
+        nums: dict[str, Any] = {"value": cur, "previous": prev, "fold_change": fold,
+                                "direction": "up" if a > b else "down"}  # fmt: skip
+        if rated:
+            nums |= {"per_address_day": a, "per_address_day_previous": b}
+        events.append(_event("signature-trend", str(row.get("dimension") or "signature"),
+                             str(row["signature"]), fold - 1.0, **nums))  # fmt: skip
     return events
+
+
+def signature_counts(store: Any, period: Period) -> pa.Table | None:
+    """Hits per signature and per category in ``period`` and its previous period, from the
+    stored ``signatures`` results (``teiten signatures``); None without a current result.
+
+    Rows for :func:`detect`'s ``signatures``: ``dimension`` (signature or category),
+    ``signature`` (the rule message or the category), ``current``, ``previous`` and, when both
+    results carry their covered address-days, ``rate_current``/``rate_previous`` (hits per
+    covered address-day).
+    """
+    got = store.read_result("signatures", period.label)
+    if got is None:
+        return None
+    before = store.read_result("signatures", period.previous().label)
+    results = (got, before)
+    ad = [float(r[1].get("address_days") or 0) if r is not None else 0.0 for r in results]
+    rows: dict[tuple[str, str], list[float]] = {}
+    for i, res in enumerate(results):
+        if res is None or res[0].num_rows == 0:
+            continue
+        for dim, col in (("signature", "msg"), ("category", "category")):
+            g = res[0].group_by(col, use_threads=False).aggregate([("hits", "sum")])
+            for k, h in zip(g.column(col).to_pylist(), g.column("hits_sum").to_pylist(),
+                            strict=True):  # fmt: skip
+                rows.setdefault((dim, str(k)), [0.0, 0.0])[i] += float(h or 0)
+    rated = ad[0] > 0 and ad[1] > 0
+
+    def rate(i: int) -> pa.Array:
+        return pa.array([v[i] / ad[i] if rated else None for v in rows.values()], pa.float64())
+
+    return pa.table({
+        "dimension": pa.array([d for d, _ in rows], pa.string()),
+        "signature": pa.array([k for _, k in rows], pa.string()),
+        "current": pa.array([v[0] for v in rows.values()], pa.float64()),
+        "previous": pa.array([v[1] for v in rows.values()], pa.float64()),
+        "rate_current": rate(0), "rate_previous": rate(1),
+    })  # fmt: skip
+
+
+def _port_filter(refs: list[int]) -> str:
+    """A pushdown-friendly SQL condition for the (proto, port) keys ``refs`` (integers only).
+
+    >>> _port_filter([6 * 131072 + 446, 1 * 131072 + 9])
+    '(proto = 1 AND icmp_type IN (8)) OR (proto = 6 AND dport IN (445))'
+    """
+    by_proto: dict[int, list[int]] = {}
+    for r in refs:
+        by_proto.setdefault(int(r) // 131072, []).append(int(r) % 131072 - 1)
+    parts = []
+    for proto, ports in sorted(by_proto.items()):
+        col = "dport" if proto in (6, 17, 132) else "icmp_type" if proto in (1, 58) else None
+        known = sorted(p for p in ports if p >= 0)
+        if col is None:
+            parts.append(f"proto = {proto}")
+            continue
+        if known:
+            parts.append(f"(proto = {proto} AND {col} IN ({', '.join(map(str, known))}))")
+        if any(p < 0 for p in ports):
+            parts.append(f"(proto = {proto} AND {col} IS NULL)")
+    return " OR ".join(parts) or "FALSE"
+
+
+def _cells(packets: PacketSource, period: Period, store: Any) -> pa.Table:
+    """Accesses per (day, proto, port, country) over the period and its previous period: the
+    statistics' ``cells`` rollup, materialised in the store when one is given, else computed
+    from the packets with the same definition."""
+    prev = period.previous()
+    if store is None:
+        day = _day_sql(period, prev.start_utc)
+        return query(packets, f"""
+            SELECT {day} AS day, proto, {_PORT_SQL} AS port, country::VARCHAR AS country,
+                   count(*) AS accesses
+            FROM packets WHERE ts >= {TS} AND ts < {TS} GROUP BY ALL""",
+            [prev.start_utc, period.end_utc])  # fmt: skip
+    from teiten.analyses import rollups
+
+    parts = []
+    for p in (prev, period):
+        rollups.materialise(store, p)
+        parts.append(rollups.load(store, p, "cells").select(
+            ["day", "proto", "port", "country", "accesses"]))  # fmt: skip
+    return pa.concat_tables(parts)
 
 
 def detect(
@@ -389,24 +483,34 @@ def detect(
     period: Period,
     params: Params = Params(),
     signatures: pa.Table | None = None,
+    store: Any = None,
 ) -> pa.Table:
     """Notable events of ``period`` against its previous period.
 
     Parameters
     ----------
-    packets : pyarrow.Table, pyarrow.dataset.Dataset, DuckDB relation or ibis.Table
+    packets : pyarrow.Table, pyarrow.dataset.Dataset, DuckDB connection or relation, ibis.Table
         The packet table, covering the period and its previous period.
     period : teiten.core.periods.Period
         The current period (observation days in its time zone).
     params : Params
         Thresholds.
     signatures : pyarrow.Table, optional
-        Signature counts (``signature``, ``current``, ``previous``) for ``signature-trend``.
+        Signature counts (``signature``, ``current``, ``previous``; optionally ``dimension``,
+        ``rate_current``, ``rate_previous``) for ``signature-trend``; by default read from the
+        store's ``signatures`` results when a store is given (:func:`signature_counts`).
+    store : teiten.store.Store, optional
+        The store the packets come from: daily volumes and source counts are then read from
+        the statistics rollups (:func:`teiten.analyses.rollups.materialise`: built once per
+        month, shared with the statistics); only the surge candidates' distinct destinations
+        and the drivers of flagged ports read packets (distinct sources and destinations are
+        not in the rollups).
 
     Returns
     -------
     pyarrow.Table
-        :data:`SCHEMA`, highest severity and score first.
+        :data:`SCHEMA`, highest severity and score first. When the previous period has no
+        packets at all there is nothing to compare with: no port or country events.
     """
     prev = period.previous()
     n_days = period.n_days
@@ -415,32 +519,36 @@ def detect(
     args: list[Any] = [prev.start_utc, period.end_utc]
     day = _day_sql(period, prev.start_utc)
     sel = f"FROM packets WHERE {where} AND ip_version = 4"
-    ports = query(packets, f"""
-        SELECT day, {_LABEL_SQL} AS key, {_KID_SQL} AS ref, packets FROM (
-          SELECT {day} AS day, proto, {_PORT_SQL} AS port, count(*) AS packets {sel}
-          GROUP BY ALL)""", args)
+    cells = _cells(packets, period, store)
+    before = query(cells, "SELECT count(*) AS n FROM packets WHERE day >= ? AND day < ?",
+                   [d_now - n_days, d_now]).column("n")[0].as_py()  # fmt: skip
+    events: list[dict[str, Any]] = []
+    if before:
+        ports = query(cells, f"""
+            SELECT day, {_LABEL_SQL} AS key, {_KID_SQL} AS ref, packets FROM (
+              SELECT day, proto, port, sum(accesses) AS packets FROM packets GROUP BY ALL)""")
+        countries = query(cells, """
+            SELECT day, country AS key, country AS ref, sum(accesses) AS packets
+            FROM packets WHERE country IS NOT NULL GROUP BY ALL""")
 
-    def port_distinct(refs: list[Any]) -> pa.Table:
-        return query(packets, f"""
-            SELECT day, {_LABEL_SQL} AS key, sources, targets FROM (
-              SELECT {day} AS day, proto, port, count(DISTINCT src) AS sources,
-                     count(DISTINCT dst) AS targets
-              FROM (SELECT ts, proto, {_PORT_SQL} AS port, src, dst {sel})
-              WHERE list_contains(?, {_KID_SQL}) GROUP BY ALL)""", [*args, refs])
+        def port_distinct(refs: list[Any]) -> pa.Table:
+            return query(packets, f"""
+                SELECT day, {_LABEL_SQL} AS key, sources, targets FROM (
+                  SELECT {day} AS day, proto, {_PORT_SQL} AS port,
+                         count(DISTINCT src) AS sources, count(DISTINCT dst) AS targets
+                  {sel} AND ({_port_filter([int(r) for r in refs])}) GROUP BY ALL)""", args)
 
-    countries = query(packets, f"""
-        SELECT {day} AS day, country::VARCHAR AS key, country::VARCHAR AS ref,
-               count(*) AS packets {sel} AND country IS NOT NULL GROUP BY ALL""", args)
+        def country_distinct(refs: list[Any]) -> pa.Table:
+            return query(packets, f"""
+                SELECT {day} AS day, country::VARCHAR AS key, count(DISTINCT src) AS sources,
+                       count(DISTINCT dst) AS targets
+                {sel} AND list_contains(?, country::VARCHAR) GROUP BY ALL""", [*args, refs])
 
-    def country_distinct(refs: list[Any]) -> pa.Table:
-        return query(packets, f"""
-            SELECT {day} AS day, country::VARCHAR AS key, count(DISTINCT src) AS sources,
-                   count(DISTINCT dst) AS targets
-            {sel} AND list_contains(?, country::VARCHAR) GROUP BY ALL""", [*args, refs])
-
-    events, flagged = _dimension(ports, port_distinct, "port", d_now, n_days, params)
-    events += _dimension(countries, country_distinct, "country", d_now, n_days, params)[0]
-    events += _drivers(packets, period, flagged, params, where, args)
+        events, flagged = _dimension(ports, port_distinct, "port", d_now, n_days, params)
+        events += _dimension(countries, country_distinct, "country", d_now, n_days, params)[0]
+        events += _drivers(packets, period, flagged, params, where, args)
+    if signatures is None and store is not None:
+        signatures = signature_counts(store, period)
     if signatures is not None:
         events += _signatures(signatures, params)
     if not events:
