@@ -108,7 +108,65 @@ def test_refuses_to_overwrite_captures_without_force(tmp_path: Path) -> None:
 
 def test_cli_writes_world(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["simulate", "--scenario", "talot2", "--period", "2026-10-01", "--out",
-               str(tmp_path), "--scale", "0.02", "--seed", "5"])
+               str(tmp_path), "--scale", "0.02", "--seed", "5", "--compression", "zstd"])
     assert rc == 0
     assert "packets" in capsys.readouterr().out
     assert (tmp_path / "sensors.toml").is_file() and (tmp_path / "truth.parquet").is_file()
+    assert all(f.suffix == ".zst" for f in (tmp_path / "captures").rglob("*.pcap*"))
+
+
+@pytest.mark.parametrize(("compression", "suffix"), [("gzip", ".gz"), ("xz", ".xz"),
+                                                     ("zstd", ".zst")])
+def test_compressed_world_ingests_like_the_plain_one(tmp_path: Path, compression: str,
+                                                     suffix: str) -> None:
+    from teiten.core.sensors import Registry
+    from teiten.ingest.pipeline import ingest
+
+    s, e = parse_period("2026-10-01")
+    counts = {}
+    for c in ("none", compression):
+        out = tmp_path / c
+        simulate(load_scenario("talot2"), s, e, out,
+                 Params(seed=2, scale=0.02, compression=c))  # type: ignore[arg-type]
+        files = sorted((out / "captures").rglob("*.pcap*"))
+        assert files and all(f.name.endswith(".pcap" + (suffix if c != "none" else ""))
+                             for f in files)
+        summary = ingest([out / "captures"], out / "store",
+                         registry=Registry.load(out / "sensors.toml"))
+        counts[c] = sum(i.packets for i in summary.inputs)
+    assert counts[compression] == counts["none"] > 1000
+
+
+def test_compressed_output_is_deterministic(tmp_path: Path) -> None:
+    s, e = parse_period("2026-10-01")
+    for c in ("gzip", "xz", "zstd"):
+        for d in ("a", "b"):
+            simulate(load_scenario("talot2"), s, e, tmp_path / c / d,
+                     Params(seed=3, scale=0.02, compression=c))  # type: ignore[arg-type]
+        a, b = _files(tmp_path / c / "a"), _files(tmp_path / c / "b")
+        assert len(a) > 10 and a == b
+
+
+def test_unknown_compression_is_a_usage_error(tmp_path: Path) -> None:
+    s, e = parse_period("2026-10-01")
+    with pytest.raises(UsageError, match="compression"):
+        simulate(load_scenario("talot2"), s, e, tmp_path,
+                 Params(compression="lz4"))  # type: ignore[arg-type]
+
+
+def test_small_chunks_keep_the_truth_exact(tmp_path: Path) -> None:
+    """A tiny chunk budget cuts hours into minutes; the truth still counts what was written."""
+    import pyarrow.parquet as pq
+
+    s, e = parse_period("2026-10-01")
+    summary = simulate(load_scenario("talot2"), s, e, tmp_path,
+                       Params(seed=4, scale=0.05, max_chunk_packets=5))
+    written = 0
+    for f in (tmp_path / "captures").rglob("*.pcap"):
+        with open(f, "rb") as fh:
+            ts = [t for t, _ in dpkt.pcap.Reader(fh)]
+        assert ts == sorted(ts)
+        written += len(ts)
+    truth = pq.read_table(tmp_path / "truth_counts.parquet").column("packets").to_pylist()
+    assert written == summary.packets == sum(truth) > 500
+    assert summary.files == 10

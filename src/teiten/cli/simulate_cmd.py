@@ -17,8 +17,10 @@ def register(sub: Any) -> None:
         help="write a synthetic darknet: captures, sensor registry and ground truth",
         description="Simulate sensors and the traffic that hits them (background radiation, "
         "worms, scanners, DDoS backscatter...) and write DIR/captures/<sensor>/*, "
-        "DIR/sensors.toml and DIR/truth.{parquet,json}. Deterministic for a seed. "
-        "Then: teiten ingest DIR/captures --registry DIR/sensors.toml --store STORE. "
+        "DIR/sensors.toml and DIR/truth.{parquet,json}; responsive sensors also get their "
+        "first-payload records in DIR/payloads/. Deterministic for a seed. "
+        "Then: teiten ingest DIR/captures --registry DIR/sensors.toml --store STORE, and "
+        "teiten sensor payloads --segments DIR/payloads --store STORE. "
         "Exit codes: 0 ok, 2 usage/config error.",
     )
     p.add_argument("--scenario", required=True,
@@ -32,6 +34,8 @@ def register(sub: Any) -> None:
                    help="capture format (pcap)")
     p.add_argument("--rotate", choices=["daily", "hourly"], default="daily",
                    help="one file per sensor per day (default) or per hour")
+    p.add_argument("--compression", choices=["none", "gzip", "xz", "zstd"], default="none",
+                   help="compress each capture (.gz/.xz/.zst; ingest reads them as they are)")
     p.add_argument("--nanosecond", action="store_true", help="nanosecond timestamps")
     p.add_argument("--force", action="store_true", help="replace an existing DIR/captures")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress and no summary")
@@ -43,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     start, end = parse_period(args.period)
     params = Params(seed=args.seed, scale=args.scale, fmt=args.fmt, rotate=args.rotate,
-                    nanosecond=args.nanosecond)
+                    nanosecond=args.nanosecond, compression=args.compression)
     show = sys.stderr.isatty() and not args.quiet
 
     def progress(done: int, total: int) -> None:
@@ -56,5 +60,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{scenario.name}: {summary.packets:,} packets, {summary.files} files, "
               f"{summary.sensors} sensors, {summary.actors} actors in {summary.elapsed:.1f} s "
-              f"({summary.rate:,.0f} packets/s) -> {summary.out}")
+              f"({summary.rate:,.0f} packets/s), {summary.payload_records:,} first-payload "
+              f"records -> {summary.out}")
     return 0

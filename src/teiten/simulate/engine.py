@@ -109,6 +109,7 @@ class Summary:
     actors: int
     elapsed: float
     per_sensor: dict[str, int] = field(default_factory=dict)
+    payload_records: int = 0  # first-payload records of the responsive sensors
 
     @property
     def rate(self) -> float:
@@ -429,7 +430,8 @@ def simulate(
     elapsed = time.perf_counter() - t_start
     return Summary(out_dir, int(eng.acc.packets.sum()), eng.files, len(world.sensors),
                    len(world.actors), elapsed,
-                   {st.sensor.id: int(eng.per_sensor[i]) for i, st in enumerate(world.sensors)})
+                   {st.sensor.id: int(eng.per_sensor[i]) for i, st in enumerate(world.sensors)},
+                   eng.responder.records)
 
 
 __all__ = ["Params", "Summary", "simulate"]
