@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from teiten.sensors.classify import classify
 from teiten.sensors.payloads import PAYLOAD_SCHEMA, by_protocol, load_segments, read_payloads
@@ -18,6 +17,7 @@ from teiten.simulate import first_payloads as fp
 from teiten.simulate.responder import SEGMENT_SCHEMA
 from teiten.simulate.scenario import RATE_KINDS
 from teiten.store import create_store
+
 from .conftest import Decoded
 
 UPDATE = os.environ.get("TEITEN_UPDATE_SNAPSHOTS") == "1"
