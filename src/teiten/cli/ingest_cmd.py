@@ -1,15 +1,29 @@
-"""``teiten ingest``: captures into the packet store."""
+"""``teiten ingest``: captures into the packet store.
+
+Start-up counts in an ingest's time, so this command lists its inputs and starts hashing them
+(in a thread) before it loads the decoder, keeps the garbage collector out of the imports, and
+keeps pyarrow from importing pandas, which ingest never uses.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
+import importlib.abc
 import os
 import sys
+from collections.abc import Iterator, Sequence
+from importlib.machinery import ModuleSpec
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-from teiten.core.sensors import Registry
-from teiten.ingest.pipeline import IngestSummary, expand_inputs, ingest
+from teiten.ingest.inputs import Prehasher, expand_inputs
+
+if TYPE_CHECKING:
+    from teiten.core.sensors import Registry
+    from teiten.ingest.pipeline import IngestSummary
 
 
 def register(sub: Any) -> None:
@@ -33,24 +47,60 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """Makes ``import pandas`` fail: pyarrow then skips its pandas checks for good."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> ModuleSpec | None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r} (not needed by ingest)")
+        return None
+
+
+@contextlib.contextmanager
+def _lean_process() -> Iterator[None]:
+    """No pandas (pyarrow imports it on first use, ~0.3 s) and no collections during imports
+    (the objects they create are then frozen out of later collections)."""
+    blocker = None
+    if "pandas" not in sys.modules:
+        blocker = _NoPandas()
+        sys.meta_path.insert(0, blocker)
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        if blocker is not None:
+            sys.meta_path.remove(blocker)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the ingest and print its summary."""
-    registry = Registry.load(args.registry) if args.registry else None
-    inputs = expand_inputs(args.paths)
-    show = sys.stderr.isatty() and not args.quiet
-    if show:
-        summary = _with_progress(args, registry, inputs)
-    else:
-        summary = ingest(inputs, args.store, sensor=args.sensor, registry=registry,
-                         force=args.force, strict=args.strict, payload_cap=args.payload_cap,
-                         mmdb=args.mmdb)
+    with _lean_process():
+        inputs = expand_inputs(args.paths)
+        with Prehasher(inputs) as hashes:  # hashing overlaps the imports below
+            from teiten.core.sensors import Registry
+            from teiten.ingest import pipeline
+
+            gc.freeze()
+            gc.enable()
+            registry = Registry.load(args.registry) if args.registry else None
+            show = sys.stderr.isatty() and not args.quiet
+            if show:
+                summary = _with_progress(args, registry, inputs, hashes)
+            else:
+                summary = pipeline.ingest(
+                    inputs, args.store, sensor=args.sensor, registry=registry, force=args.force,
+                    strict=args.strict, payload_cap=args.payload_cap, mmdb=args.mmdb,
+                    hashes=hashes,
+                )
     if not args.quiet:
         print_summary(summary)
     return 3 if summary.failed else 0
 
 
 def _with_progress(args: argparse.Namespace, registry: Registry | None,
-                   inputs: list[str]) -> IngestSummary:
+                   inputs: list[str], hashes: Prehasher) -> IngestSummary:
     from rich.progress import (
         BarColumn,
         DownloadColumn,
@@ -74,9 +124,11 @@ def _with_progress(args: argparse.Namespace, registry: Registry | None,
             elapsed = progress.tasks[0].elapsed or 1e-9
             progress.update(task, advance=nbytes, packets=count[0], pps=count[0] / elapsed)
 
+        from teiten.ingest.pipeline import ingest
+
         return ingest(inputs, args.store, sensor=args.sensor, registry=registry,
                       force=args.force, strict=args.strict, payload_cap=args.payload_cap,
-                      mmdb=args.mmdb, on_progress=on_progress)
+                      mmdb=args.mmdb, on_progress=on_progress, hashes=hashes)
 
 
 def print_summary(summary: IngestSummary) -> None:

@@ -42,12 +42,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from teiten import __version__
-from teiten.capture.io import open_decompressed
 from teiten.capture.reader import CaptureReader
 from teiten.core.errors import DamagedInputError, InputError, UsageError
 from teiten.core.schema import PACKET_SCHEMA
 from teiten.core.sensors import Registry, Sensor, check_sensor_id
 from teiten.ingest.enrich import EnrichContext, Enricher, load_enrichers
+from teiten.ingest.inputs import Prehasher, expand_inputs
 from teiten.store import Store, create_store, file_schema
 from teiten.store.catalog import InputRecord
 
@@ -152,40 +152,6 @@ class _HashingReader(io.RawIOBase):
             self.count += len(data)
 
 
-def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Files as given, directories walked recursively (sorted, hidden entries skipped)."""
-    out: list[str] = []
-    for p in paths:
-        s = os.fspath(p)
-        if s == "-":
-            out.append(s)
-            continue
-        path = Path(s)
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                out.extend(str(Path(root) / f) for f in sorted(files) if not f.startswith("."))
-        elif path.exists():
-            out.append(s)
-        else:
-            raise InputError(f"{s}: no such file or directory")
-    return out
-
-
-def _quick_id(path: str) -> str | None:
-    """sha256 of a regular file's bytes, for the duplicate check before decoding."""
-    if path == "-":
-        return None
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 22), b""):
-                h.update(chunk)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    return h.hexdigest()
-
-
 class _PartitionWriter:
     """Parquet writers per (sensor, UTC date) in the staging area of one input."""
 
@@ -286,7 +252,8 @@ class Ingestor:
     def __init__(self, store: Store, *, sensor: str | None = None,
                  registry: Registry | None = None, force: bool = False, strict: bool = False,
                  payload_cap: int = 512, mmdb: Path | None = None,
-                 on_progress: Callable[[int, int], None] | None = None) -> None:
+                 on_progress: Callable[[int, int], None] | None = None,
+                 hashes: Prehasher | None = None) -> None:
         if payload_cap < 0 or payload_cap > 65535:
             raise UsageError(f"payload cap must be 0..65535 bytes, not {payload_cap}")
         self.store = store
@@ -301,6 +268,7 @@ class Ingestor:
         self.on_progress = on_progress  # (bytes, packets) increments
         self._known_sensors: dict[str, Sensor] = dict(store.registry())
         self._no_time = 0
+        self._hashes = hashes
 
     def _sensor_for_path(self, name: str) -> Sensor | None:
         if self.fixed is not None:
@@ -312,13 +280,18 @@ class Ingestor:
         summary = IngestSummary()
         t0 = time.perf_counter()
         known = self.store.catalog.records()
-        for name in inputs:
-            try:
-                summary.inputs.append(self._one(name, known))
-            except (InputError, DamagedInputError) as exc:
-                if self.strict:
-                    raise
-                summary.inputs.append(InputSummary(name, "failed", message=str(exc)))
+        hashes = self._hashes or Prehasher(inputs)
+        try:
+            for name in inputs:
+                try:
+                    summary.inputs.append(self._one(name, known, hashes))
+                except (InputError, DamagedInputError) as exc:
+                    if self.strict:
+                        raise
+                    summary.inputs.append(InputSummary(name, "failed", message=str(exc)))
+        finally:
+            if hashes is not self._hashes:
+                hashes.close()
         summary.elapsed = time.perf_counter() - t0
         return summary
 
@@ -330,21 +303,26 @@ class Ingestor:
         except OSError as exc:
             raise InputError(f"{name}: cannot open: {exc.strerror}") from exc
 
-    def _one(self, name: str, known: dict[str, InputRecord]) -> InputSummary:
-        quick = _quick_id(name)
+    def _one(self, name: str, known: dict[str, InputRecord], hashes: Prehasher,
+             ) -> InputSummary:
+        quick = hashes.get(name)
         if quick is not None and quick in known and not self.force:
             return InputSummary(name, "duplicate", message="already ingested")
         sensor = self._sensor_for_path(name)
         raw = self._open(name)
         try:
-            hashing = _HashingReader(raw, None)
-            stream = open_decompressed(io.BufferedReader(hashing, 1 << 20))
-            reader = CaptureReader(cast(BinaryIO, stream), name, payload_cap=self.payload_cap)
+            # a regular file was hashed ahead; anything else is hashed as it is read
+            hashing = _HashingReader(raw, None) if quick is None else None
+            stream = raw if hashing is None else cast(BinaryIO, io.BufferedReader(hashing, 1 << 20))
+            reader = CaptureReader(stream, name, payload_cap=self.payload_cap)
             writer = _PartitionWriter(self.store, quick or "stdin" + secrets.token_hex(8))
             try:
                 stored, unmonitored, no_sensor = self._decode(reader, sensor, writer, name)
-                hashing.drain()
-                input_id = hashing.hash.hexdigest()
+                if hashing is not None:
+                    hashing.drain()
+                    input_id, size = hashing.hash.hexdigest(), hashing.count
+                else:
+                    input_id, size = cast(str, quick), os.fstat(raw.fileno()).st_size
                 previous = known.get(input_id)
                 if previous is not None and not self.force:
                     writer.discard()
@@ -365,7 +343,7 @@ class Ingestor:
                     )
                 files = writer.commit_files()
                 record = InputRecord(
-                    input_id=input_id, name=name, size=hashing.count, format=reader.format,
+                    input_id=input_id, name=name, size=size, format=reader.format,
                     records=reader.records, packets=stored, unmonitored=unmonitored,
                     skipped=reader.damage.skipped + dropped, skipped_by_reason=skipped,
                     damage=[str(d) for d in reader.damage.entries[:_DAMAGE_KEEP]],
@@ -477,7 +455,8 @@ def _monitored(sensor: Sensor, table: pa.Table) -> np.ndarray:
 def ingest(paths: Iterable[str | os.PathLike[str]], store_path: str | os.PathLike[str], *,
            sensor: str | None = None, registry: Registry | None = None, force: bool = False,
            strict: bool = False, payload_cap: int = 512, mmdb: Path | None = None,
-           on_progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+           on_progress: Callable[[int, int], None] | None = None,
+           hashes: Prehasher | None = None) -> IngestSummary:
     """Ingest captures into a store (created if missing).
 
     Parameters
@@ -492,10 +471,13 @@ def ingest(paths: Iterable[str | os.PathLike[str]], store_path: str | os.PathLik
     payload_cap : bytes of L4 payload kept per packet.
     mmdb : a MaxMind-format country database to use instead of the bundled one.
     on_progress : called with (bytes, packets) increments as the run goes.
+    hashes : content hashes started ahead (:class:`~teiten.ingest.inputs.Prehasher` over
+        the expanded inputs); by default the run starts its own.
     """
     inputs = expand_inputs(paths)
     store = create_store(store_path)
     with store.writing():
         ingestor = Ingestor(store, sensor=sensor, registry=registry, force=force, strict=strict,
-                            payload_cap=payload_cap, mmdb=mmdb, on_progress=on_progress)
+                            payload_cap=payload_cap, mmdb=mmdb, on_progress=on_progress,
+                            hashes=hashes)
         return ingestor.run(inputs)

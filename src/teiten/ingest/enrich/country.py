@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from teiten.core.errors import InputError
 from teiten.ingest.enrich import EnrichContext
+from teiten.ingest.enrich.kernels import addr_slots, rehash_addrs
 
 
 def _v4_strings(addrs: npt.NDArray[np.uint32]) -> list[str]:
@@ -77,6 +78,33 @@ def _mmdb_lookup(path: Path) -> Callable[[Sequence[str]], list[str | None]]:
     return lookup
 
 
+class _AddressTable:
+    """Every IPv4 source seen this run and its vocabulary index (a compiled hash table)."""
+
+    def __init__(self, size: int = 1 << 16) -> None:
+        self.keys = np.zeros(size, np.uint64)
+        self.vals = np.full(size, -1, np.int32)
+        self.used = np.zeros(size, np.uint8)
+        self.count = 0
+
+    def find(self, addrs: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int64],
+                                                           npt.NDArray[np.int64]]:
+        """Slots of ``addrs`` (inserting the unknown ones) and the slots inserted now."""
+        need = 2 * (self.count + len(addrs))
+        if need > len(self.keys):
+            size = 1 << (need - 1).bit_length()
+            keys = np.zeros(size, np.uint64)
+            vals = np.full(size, -1, np.int32)
+            used = np.zeros(size, np.uint8)
+            rehash_addrs(self.keys, self.vals, self.used, keys, vals, used)
+            self.keys, self.vals, self.used = keys, vals, used
+        slots = np.empty(len(addrs), np.int64)
+        fresh = np.empty(len(addrs), np.int64)
+        n_new = addr_slots(self.keys, self.vals, self.used, addrs, slots, fresh)
+        self.count += n_new
+        return slots, fresh[:n_new]
+
+
 class CountryEnricher:
     """Fills ``country`` (ISO 3166 alpha-2, null when unknown) from the source address."""
 
@@ -87,9 +115,7 @@ class CountryEnricher:
         # every code seen this run; index 0 is "unknown" (null)
         self._vocab: list[str | None] = [None]
         self._index: dict[str | None, int] = {None: 0}
-        # cache of every IPv4 source seen this run: sorted keys and their vocabulary indices
-        self._keys = np.empty(0, dtype=np.uint32)
-        self._codes = np.empty(0, dtype=np.int32)
+        self._v4cache = _AddressTable()
         self._v6: dict[bytes, int] = {}
 
     def _encode(self, codes: list[str | None]) -> npt.NDArray[np.int32]:
@@ -100,19 +126,11 @@ class CountryEnricher:
         return np.fromiter((self._index[c] for c in codes), dtype=np.int32, count=len(codes))
 
     def _v4(self, src: npt.NDArray[np.uint32]) -> npt.NDArray[np.int32]:
-        uniq, inverse = np.unique(src, return_inverse=True)
-        if len(self._keys):
-            pos = np.minimum(np.searchsorted(self._keys, uniq), len(self._keys) - 1)
-            new = uniq[self._keys[pos] != uniq]
-        else:
-            new = uniq
-        if len(new):
-            codes = self._encode(self._lookup(_v4_strings(new)))
-            keys = np.concatenate([self._keys, new])
-            order = np.argsort(keys, kind="stable")
-            self._keys = keys[order]
-            self._codes = np.concatenate([self._codes, codes])[order]
-        return self._codes[np.searchsorted(self._keys, uniq)][inverse]
+        slots, fresh = self._v4cache.find(src)
+        if len(fresh):
+            new = self._v4cache.keys[fresh].astype(np.uint32)
+            self._v4cache.vals[fresh] = self._encode(self._lookup(_v4_strings(new)))
+        return self._v4cache.vals[slots]
 
     def _v6codes(self, src6: list[bytes | None]) -> npt.NDArray[np.int32]:
         missing = [a for a in set(src6) if a is not None and a not in self._v6]

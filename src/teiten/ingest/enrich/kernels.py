@@ -244,3 +244,55 @@ def _unicornscan(  # type: ignore[no-untyped-def]
     for c in range(m):
         if hit[c]:
             out[cand[c]] = T_UNICORNSCAN
+
+
+@njit(cache=True, nogil=True)
+def addr_slots(keys, vals, used, addrs, slots, fresh):  # type: ignore[no-untyped-def]
+    """Find each of ``addrs`` in an open-addressing table (``keys``/``vals``/``used``, size a
+    power of two, at most half full), inserting the missing ones with value -1.
+
+    ``slots[i]`` receives the slot of ``addrs[i]``; the slots inserted now go to ``fresh`` (in
+    order of first sight). Returns how many were inserted. The caller keeps the table at most
+    half full (:func:`rehash_addrs`), so a free slot is always found.
+    """
+    size = keys.shape[0]
+    mask = size - 1
+    bits = 0
+    while (1 << bits) < size:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    n_new = 0
+    for i in range(addrs.shape[0]):
+        a = np.uint64(addrs[i])
+        h = np.int64((a * _GOLDEN) >> shift)
+        while used[h] and keys[h] != a:
+            h = (h + 1) & mask
+        if not used[h]:
+            used[h] = 1
+            keys[h] = a
+            vals[h] = -1
+            fresh[n_new] = h
+            n_new += 1
+        slots[i] = h
+    return n_new
+
+
+@njit(cache=True, nogil=True)
+def rehash_addrs(keys, vals, used, new_keys, new_vals, new_used):  # type: ignore[no-untyped-def]
+    """Move every entry of one address table into a larger, empty one."""
+    size = new_keys.shape[0]
+    mask = size - 1
+    bits = 0
+    while (1 << bits) < size:
+        bits += 1
+    shift = np.uint64(64 - bits)
+    for s in range(keys.shape[0]):
+        if not used[s]:
+            continue
+        a = keys[s]
+        h = np.int64((a * _GOLDEN) >> shift)
+        while new_used[h]:
+            h = (h + 1) & mask
+        new_used[h] = 1
+        new_keys[h] = a
+        new_vals[h] = vals[s]
