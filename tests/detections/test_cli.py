@@ -68,3 +68,36 @@ def test_schema_of_stored_result(tmp_path: Path) -> None:
     assert res is not None
     assert res[0].schema.names == SCHEMA.names
     assert isinstance(res[0], pa.Table)
+
+
+def test_diurnal_says_why_the_as_level_was_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from teiten.store import create_store, open_store
+
+    create_store(tmp_path / "s")
+    rc = main(["detect", "--store", str(tmp_path / "s"), "--period", "2026-10",
+               "--format", "json", "diurnal"])  # fmt: skip
+    assert rc == 0
+    assert "asn level skipped: no ASN database" in capsys.readouterr().err
+    res = open_store(tmp_path / "s").read_result("diurnal", "2026-10")
+    assert res is not None
+    assert "asn" in res[1]["skipped_levels"]
+
+
+def test_a_missing_asn_database_is_a_usage_error(tmp_path: Path) -> None:
+    from teiten.store import create_store
+
+    create_store(tmp_path / "s")
+    rc = main(["detect", "--store", str(tmp_path / "s"), "--period", "2026-10", "diurnal",
+               "--asn-mmdb", str(tmp_path / "none.mmdb")])  # fmt: skip
+    assert rc == 2
+
+
+def test_events_read_the_store_rollups(tmp_path: Path) -> None:
+    from teiten.store import create_store, open_store
+
+    create_store(tmp_path / "s")
+    assert main(["detect", "--store", str(tmp_path / "s"), "--period", "2026-10", "events",
+                 "--format", "csv"]) == 0  # fmt: skip
+    assert open_store(tmp_path / "s").read_table("stats_cells.Asia.Tokyo.2026-10") is not None

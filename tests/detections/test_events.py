@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -120,3 +121,105 @@ def test_every_event_has_severity_and_json_params() -> None:
     for e in events(world(oracle), params=Params(top_n=5)):
         assert e["severity"] in {"low", "medium", "high"}
         assert isinstance(json.loads(e["params"]), dict)
+
+
+# -- with a store: statistics rollups and stored signature results ----------------------------
+
+
+def write_store(root: Path, t: pa.Table) -> Any:
+    """A one-sensor store holding ``t`` (one file per UTC date, one catalog input)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from teiten.core.sensors import Registry
+    from teiten.store import create_store, file_schema
+    from teiten.store.catalog import InputRecord
+
+    store = create_store(root)
+    fs = file_schema()
+    day = pc.cast(t.column("ts"), pa.int64()).to_numpy() // DAY
+    files = []
+    for d in np.unique(day).tolist():
+        rel = f"packets/sensor=s/date={np.datetime64(int(d), 'D')}/test-0.parquet"
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        part = t.filter(pa.array(day == d))
+        pq.write_table(part.select(fs.names).cast(fs), root / rel)
+        files.append(rel)
+    reg = Registry.from_toml_text('[[sensor]]\nid = "s"\naddresses = ["10.0.0.0/26"]\n')
+    store.merge_sensors(list(reg.values()))
+    store.catalog.commit(InputRecord(input_id="t", name="t", files=files, packets=t.num_rows))
+    return store
+
+
+def summary(t: pa.Table) -> list[tuple[Any, ...]]:
+    return sorted((e["kind"], e["key"], e["value"], e["previous"], e["subject"], e["day"])
+                  for e in t.to_pylist())  # fmt: skip
+
+
+def test_rollups_from_the_store_give_the_same_events_as_packets(tmp_path: Path) -> None:
+    rng = np.random.default_rng(13)
+    oracle = traffic(rng, 1521, range(10, 20), 500, n_src=1, src0=0x05060708, sport=6000)
+    t = world(oracle)
+    store = write_store(tmp_path / "st", t)
+    from_store = detect(store.duckdb(), PERIOD, store=store)
+    assert summary(from_store) == summary(detect(t, PERIOD))
+    assert ("dominant-sport", "1521/TCP") in {(e["kind"], e["key"]) for e in from_store.to_pylist()}
+    assert store.read_table("stats_cells.UTC.2026-10") is not None  # materialised, reusable
+
+
+def test_nothing_is_compared_without_a_previous_period() -> None:
+    rng = np.random.default_rng(14)
+    oracle = traffic(rng, 1521, range(10, 20), 500, n_src=1, sport=6000)
+    t = world(oracle)
+    current = t.filter(pa.array(t.column("ts").cast(pa.int64()).to_numpy() >= D0 + 10 * DAY))
+    assert kinds(events(t), "1521/TCP")  # with the previous period: events
+    assert detect(current, PERIOD).num_rows == 0
+
+
+def signature_result(store: Any, label: str, hits: dict[tuple[str, str], int],
+                     address_days: int) -> None:  # fmt: skip
+    from teiten.signatures.tables import COUNTS_SCHEMA
+
+    rows = [{"day": 20727, "sensor": "s", "sid": i + 1, "msg": msg, "category": cat,
+             "country": "CN", "hits": n} for i, ((msg, cat), n) in enumerate(hits.items())]
+    store.write_result("signatures", label, pa.Table.from_pylist(rows, schema=COUNTS_SCHEMA),
+                       {"address_days": address_days})  # fmt: skip
+
+
+def test_signature_trend_from_stored_results_of_two_periods(tmp_path: Path) -> None:
+    store = write_store(tmp_path / "st", world())
+    month = Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC")
+    signature_result(store, "2026-09", {("SQL Slammer", "Worm"): 100, ("Nachi ping", "Worm"): 400,
+                                        ("Messenger spam", "Spam"): 300}, 1000)  # fmt: skip
+    signature_result(store, "2026-10", {("SQL Slammer", "Worm"): 500, ("Nachi ping", "Worm"): 90,
+                                        ("Messenger spam", "Spam"): 310}, 1000)  # fmt: skip
+    evs = [e for e in detect(store.duckdb(), month, store=store).to_pylist()
+           if e["kind"] == "signature-trend"]  # fmt: skip
+    got = {(e["dimension"], e["key"]): json.loads(e["params"]) for e in evs}
+    assert set(got) == {("signature", "SQL Slammer"), ("signature", "Nachi ping")}
+    assert got["signature", "SQL Slammer"]["direction"] == "up"
+    assert got["signature", "Nachi ping"]["direction"] == "down"
+    assert got["signature", "Nachi ping"]["fold_change"] > 4
+    slammer = next(e for e in evs if e["key"] == "SQL Slammer")
+    assert (slammer["value"], slammer["previous"], slammer["severity"]) == (500, 100, "high")
+
+
+def test_signature_trend_is_judged_per_covered_address_day(tmp_path: Path) -> None:
+    store = write_store(tmp_path / "st", world())
+    month = Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC")
+    # twice the hits on twice the covered address-days: the same rate, no trend
+    signature_result(store, "2026-09", {("SQL Slammer", "Worm"): 200}, 1000)
+    signature_result(store, "2026-10", {("SQL Slammer", "Worm"): 400}, 2000)
+    evs = detect(store.duckdb(), month, store=store).to_pylist()
+    assert [e for e in evs if e["kind"] == "signature-trend"] == []
+
+
+def test_category_trend_when_its_signatures_rise_together(tmp_path: Path) -> None:
+    store = write_store(tmp_path / "st", world())
+    month = Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC")
+    signature_result(store, "2026-09", {("a", "Scan"): 40, ("b", "Scan"): 40}, 1000)
+    signature_result(store, "2026-10", {("a", "Scan"): 45, ("b", "Scan"): 45, ("c", "Scan"): 45},
+                     1000)  # fmt: skip
+    evs = detect(store.duckdb(), month, store=store).to_pylist()
+    trends = {(e["dimension"], e["key"]) for e in evs if e["kind"] == "signature-trend"}
+    assert trends == {("category", "Scan")}  # each signature is under min_packets hits

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import sys
 import time
@@ -40,6 +41,8 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=20, help="rows shown per table (table format)")
     p.add_argument("--monitored", type=int,
                    help="monitored IPv4 addresses for extrapolation (default: from the registry)")
+    p.add_argument("--asn-mmdb", type=Path, metavar="FILE",
+                   help="MaxMind-format ASN database for the diurnal AS level (else skipped)")
     p.add_argument("--no-save", action="store_true", help="do not store results in the store")
     p.set_defaults(func=run)  # fmt: skip
 
@@ -86,7 +89,7 @@ def _cell(v: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the requested detections."""
-    from teiten.detections import DETECTIONS, make_params, monitored_v4
+    from teiten.detections import DETECTIONS, get, make_params, monitored_v4
     from teiten.detections import run as run_detection
     from teiten.store import open_store
 
@@ -101,19 +104,36 @@ def run(args: argparse.Namespace) -> int:
     monitored = args.monitored or monitored_v4(store.registry(), period)
     con = store.duckdb()
     results: dict[str, pa.Table] = {}
+    asn = str(args.asn_mmdb) if args.asn_mmdb else None
+    if args.asn_mmdb is not None and not args.asn_mmdb.is_file():
+        raise UsageError(f"--asn-mmdb {args.asn_mmdb}: no such file")
     for name in which:
-        params = make_params(name, monitored_addresses=monitored)
+        params = make_params(name, monitored_addresses=monitored, asn_mmdb=asn)
+        # detections that can read the store's rollups and stored results get the store
+        kw = {"store": store} if "store" in inspect.signature(get(name).detect).parameters else {}
         t0 = time.perf_counter()
-        table = run_detection(name, con, period, params)
+        table = run_detection(name, con, period, params, **kw)
         elapsed = time.perf_counter() - t0
         print(f"teiten detect: {name}: {table.num_rows} rows in {elapsed:.1f} s", file=sys.stderr)
+        skipped = _skipped(table)
+        for level, why in skipped.items():
+            print(f"teiten detect: {name}: {level} level skipped: {why}", file=sys.stderr)
         if not args.no_save:
             meta = {"params": dataclasses.asdict(params), "period": period.label, "tz": period.tz,
                     "detection": name, "monitored_addresses": monitored}  # fmt: skip
+            if skipped:
+                meta["skipped_levels"] = skipped
             store.write_result(name, period.label, table, meta)
         results[name] = table
     _emit(results, args)
     return 0
+
+
+def _skipped(table: pa.Table) -> dict[str, str]:
+    """Levels a detection did not run, with the reason (schema metadata ``skipped_levels``)."""
+    raw = (table.schema.metadata or {}).get(b"skipped_levels")
+    out: dict[str, str] = json.loads(raw) if raw else {}
+    return out
 
 
 def _emit(results: dict[str, pa.Table], args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ the store (ingested from SIMDIR's captures) and compares with ``SIMDIR/truth*.pa
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -32,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from teiten.core.periods import Period, parse_period
-from teiten.detections import make_params, monitored_v4, run
+from teiten.detections import get, make_params, monitored_v4, run
 
 _NS = 10**9
 _TOOLS = {"zmap", "masscan", "mirai", "nmap", "unicornscan"}
@@ -183,8 +184,10 @@ def score(store_path: str | Path, sim_dir: str | Path, period: Period,
     con = store.duckdb()
     if monitored is None:
         monitored = monitored_v4(store.registry(), period)
-    res = {n: run(n, con, period, make_params(n, monitored_addresses=monitored))
-           for n in ("backscatter", "scans", "tools", "events", "diurnal")}  # fmt: skip
+    res = {}
+    for n in ("backscatter", "scans", "tools", "events", "diurnal"):
+        kw = {"store": store} if "store" in inspect.signature(get(n).detect).parameters else {}
+        res[n] = run(n, con, period, make_params(n, monitored_addresses=monitored), **kw)
     seen = set(np.asarray(con.sql(
         "SELECT DISTINCT src FROM packets WHERE ts >= ?::TIMESTAMPTZ_NS AND ts < ?::TIMESTAMPTZ_NS"
         " AND src IS NOT NULL", params=[period.start_utc, period.end_utc]
