@@ -1,0 +1,72 @@
+"""Inputs of a run: hashed ahead when they are regular files, while read otherwise."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from ingest_captures import syn_capture
+
+from teiten.core.errors import InputError
+from teiten.ingest.inputs import Prehasher, file_sha256
+from teiten.ingest.pipeline import ingest
+from teiten.store import open_store
+
+
+def test_prehasher_hashes_regular_files_ahead(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"x" * 5_000_000)
+    with Prehasher([str(tmp_path / "a"), "-"]) as h:
+        assert h.get(str(tmp_path / "a")) == hashlib.sha256(b"x" * 5_000_000).hexdigest()
+        assert h.get("-") is None
+
+
+def test_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        file_sha256(str(tmp_path / "missing"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_named_pipe_is_hashed_while_read_not_consumed_twice(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 120)
+    data = (tmp_path / "a.pcap").read_bytes()
+    fifo = tmp_path / "pipe.pcap"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    summary = ingest([fifo], tmp_path / "store", sensor="s1")
+    writer.join(timeout=30)
+    assert summary.packets == 120
+    record = next(iter(open_store(tmp_path / "store").catalog.records().values()))
+    assert record.input_id == hashlib.sha256(data).hexdigest()
+    assert record.size == len(data)
+
+
+def test_regular_file_catalog_row_has_content_hash_and_size(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 30)
+    ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    record = next(iter(open_store(tmp_path / "store").catalog.records().values()))
+    data = (tmp_path / "a.pcap").read_bytes()
+    assert (record.input_id, record.size) == (hashlib.sha256(data).hexdigest(), len(data))
+
+
+def test_ingest_command_does_not_import_pandas(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 30)
+    code = (
+        "import sys; from teiten.cli.main import main; "
+        f"rc = main(['ingest', '-q', {str(tmp_path / 'a.pcap')!r}, '--store', "
+        f"{str(tmp_path / 'store')!r}, '--sensor', 's1']); "
+        "print(rc, 'pandas' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.split()  # fmt: skip
+    assert out == ["0", "False"]
