@@ -74,12 +74,40 @@ def test_gap_of_480_s_keeps_one_campaign() -> None:
     assert run(probes(t, BASE + np.arange(60) % 30, 23), monitored_addresses=65536).num_rows == 1
 
 
-def test_idle_timeout_can_grow_for_small_sensor_sets() -> None:
-    # 96 addresses: 480 s x 4096/96 capped at x24 = 3.2 h; a 40-min gap stays in the campaign
-    t = np.r_[np.arange(30), 29 + 2400 + np.arange(30)]
-    cols = probes(t, BASE + np.arange(60) % 30, 23)
-    assert run(cols, monitored_addresses=96, max_idle_factor=24).num_rows == 1
-    assert run(cols, monitored_addresses=96).num_rows == 2  # default: unscaled
+def test_slow_sweep_is_bridged_across_gaps_longer_than_the_timeout() -> None:
+    # a slow scan of all 96 addresses of a small sensor set: ~3 min between probes, several
+    # gaps over 480 s; unremarkable at that rate, and no address probed twice: one campaign
+    rng = np.random.default_rng(7)
+    t = np.cumsum(rng.exponential(180.0, 96))
+    assert (np.diff(t) > 480).sum() >= 3
+    cols = probes(t, BASE + rng.permutation(96), 22)
+    r = run(cols, monitored_addresses=96)
+    assert r.column("n_destinations").to_pylist() == [96]
+    alone = run(cols, monitored_addresses=96, gap_probability=0)  # the timeout cuts it
+    assert max(alone.column("n_destinations").to_pylist(), default=0) < 96
+
+
+def test_random_trickle_is_not_bridged() -> None:
+    # the same rate but random addresses with revisits (background host): the campaigns are
+    # those of the timeout alone
+    rng = np.random.default_rng(7)
+    t = np.cumsum(rng.exponential(180.0, 400))
+    cols = probes(t, BASE + rng.integers(0, 96, 400), 22)
+    assert run(cols, monitored_addresses=96).equals(
+        run(cols, monitored_addresses=96, gap_probability=0))
+
+
+def test_gap_long_for_the_rate_splits_a_sweep() -> None:
+    # probes every 10 s, then 40 minutes of silence: 240 mean intervals, far beyond 6.9
+    t = np.r_[np.arange(30) * 10.0, 290 + 2400 + np.arange(30) * 10.0]
+    r = run(probes(t, BASE + np.arange(60), 23), monitored_addresses=96)
+    assert r.column("n_destinations").to_pylist() == [30, 30]
+
+
+def test_bridge_needs_a_mean_interval_within_the_timeout() -> None:
+    # 30 probes 500 s apart: every gap passes the timeout, the mean too; never joined
+    t = np.arange(30) * 500.0
+    assert run(probes(t, BASE + np.arange(30), 23), monitored_addresses=96).num_rows == 0
 
 
 def test_internet_wide_rate_and_coverage() -> None:
@@ -124,13 +152,48 @@ def test_two_sources_two_campaigns() -> None:
     assert sorted(run(concat(a, b)).column("src").to_pylist()) == [1, 2]
 
 
-def test_prefilter_does_not_change_the_result() -> None:
+def _reference(cols: dict[str, Any], idle_s: float, h: int, min_ports: int) -> list[tuple]:
+    """Campaigns by the idle timeout alone, the plain way (tiny inputs only)."""
+    order = np.lexsort((cols["ts"], cols["src"]))
+    out: list[tuple] = []
+    cur: list[int] = []
+
+    def close() -> None:
+        if cur:
+            d = [int(cols["dst"][i]) for i in cur]
+            p = [int(cols["dport"][i]) for i in cur]
+            per_port = max(len({x for x, q in zip(d, p, strict=True) if q == port}) for port in set(p))
+            per_dst = max(len({q for x, q in zip(d, p, strict=True) if x == dst}) for dst in set(d))
+            if (len(set(p)) >= min_ports and len(set(d)) >= h) or per_port >= h \
+                    or per_dst >= min_ports:
+                out.append((int(cols["src"][cur[0]]), len(cur), len(set(d))))
+
+    for i in order.tolist():
+        if cur and (cols["src"][i] != cols["src"][cur[-1]]
+                    or cols["ts"][i] - cols["ts"][cur[-1]] > idle_s * S):
+            close()
+            cur = []
+        cur.append(i)
+    close()
+    return sorted(out)
+
+
+def test_pure_timeout_matches_a_plain_reference() -> None:
+    # background, a fast scan and a vertical scan, unsorted; small sessions are dropped early
+    # by the compiled pass, which must not change what is found
     rng = np.random.default_rng(3)
-    noise = probes(rng.uniform(0, 3600, 500), BASE + rng.integers(0, 256, 500),
-                   rng.integers(1, 1024, 500), src=9)  # fmt: skip
-    scan = probes(np.arange(100), BASE + np.arange(100), 22, src=5)
-    cols = concat(noise, scan)
-    assert run(cols).equals(run(cols, prefilter=False))
+    parts = [probes(rng.uniform(0, 7200, 300), BASE + rng.integers(0, 256, 300),
+                    rng.integers(1, 1024, 300), src=s) for s in range(1, 6)]  # fmt: skip
+    parts.append(probes(rng.uniform(0, 100, 100), BASE + np.arange(100), 22, src=9))
+    parts.append(probes(rng.uniform(0, 60, 40), BASE + 3, 1000 + np.arange(40), src=10))
+    cols = concat(*parts)
+    perm = rng.permutation(len(cols["ts"]))
+    cols = {k: np.asarray(v)[perm] for k, v in cols.items()}
+    r = run(cols, gap_probability=0)
+    got = sorted(zip(r.column("src").to_pylist(), r.column("packets").to_pylist(),
+                     r.column("n_destinations").to_pylist(), strict=True))  # fmt: skip
+    assert got == _reference(cols, 480.0, 25, 15)
+    assert len(got) >= 3
 
 
 def test_packed_campaign_counts_equal_the_generic_ones() -> None:

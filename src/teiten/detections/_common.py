@@ -10,6 +10,7 @@ import json
 from typing import Any, Final, TypeAlias
 
 import duckdb
+import numba
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -30,7 +31,10 @@ PacketSource: TypeAlias = (
 )
 
 
-def query(packets: PacketSource, sql: str, params: list[Any] | None = None) -> pa.Table:
+def query(
+    packets: PacketSource, sql: str, params: list[Any] | None = None,
+    tables: dict[str, pa.Table] | None = None,
+) -> pa.Table:
     """Run ``sql`` (which reads a view called ``packets``) over a packet source.
 
     Parameters
@@ -44,18 +48,28 @@ def query(packets: PacketSource, sql: str, params: list[Any] | None = None) -> p
         into the text.
     params : list, optional
         Positional parameters.
+    tables : dict of str to pyarrow.Table, optional
+        Small tables the query joins with, visible under these names for this query only.
 
     Returns
     -------
     pyarrow.Table
     """
     if isinstance(packets, duckdb.DuckDBPyConnection):  # a connection with a packets view
-        rel = packets.sql(sql, params=params or None)
-        if rel is None:
-            raise UsageError("query returned no relation")
-        return rel.to_arrow_table()
+        for name, tab in (tables or {}).items():
+            packets.register(name, tab)
+        try:
+            rel = packets.sql(sql, params=params or None)
+            if rel is None:
+                raise UsageError("query returned no relation")
+            return rel.to_arrow_table()
+        finally:
+            for name in tables or {}:
+                packets.unregister(name)
     con = duckdb.connect()
     try:
+        for name, tab in (tables or {}).items():
+            con.register(name, tab)
         if isinstance(packets, pa.Table | ds.Dataset):
             con.register("packets", packets)
         elif isinstance(packets, duckdb.DuckDBPyRelation):  # re-run per query, streamed
@@ -72,11 +86,12 @@ def query(packets: PacketSource, sql: str, params: list[Any] | None = None) -> p
         con.close()
 
 
-def period_where(period: Period | None) -> tuple[str, list[Any]]:
-    """A SQL condition (and its parameters) keeping packets inside ``period`` (UTC bounds)."""
+def period_where(period: Period | None, prefix: str = "") -> tuple[str, list[Any]]:
+    """A SQL condition (and its parameters) keeping packets inside ``period`` (UTC bounds);
+    ``prefix`` qualifies the column (``"p."``)."""
     if period is None:
         return "TRUE", []
-    return f"ts >= {TS} AND ts < {TS}", [period.start_utc, period.end_utc]
+    return f"{prefix}ts >= {TS} AND {prefix}ts < {TS}", [period.start_utc, period.end_utc]
 
 
 def sessions(
@@ -266,3 +281,224 @@ def majority(
     code[has] = vals
     cnt[has] = counts
     return code, cnt
+
+
+# -- compiled sessionisation ------------------------------------------------------------------
+
+_GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(cache=True)
+def _dense_ids_kernel(keys: npt.NDArray[np.uint64]) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.uint64]
+]:  # pragma: no cover - compiled
+    n = len(keys)
+    bits = 12
+    cap = 1 << bits
+    slot_key = np.zeros(cap, np.uint64)
+    slot_id = np.full(cap, -1, np.int64)
+    uniq = np.empty(max(n, 1), np.uint64)
+    ids = np.empty(n, np.int64)
+    nu = 0
+    for i in range(n):
+        k = keys[i]
+        if 2 * (nu + 1) > cap:  # keep the load under one half: double and re-insert
+            bits += 1
+            cap = 1 << bits
+            slot_key = np.zeros(cap, np.uint64)
+            slot_id = np.full(cap, -1, np.int64)
+            for u in range(nu):
+                h = (uniq[u] * _GOLDEN) >> np.uint64(64 - bits)
+                while slot_id[h] >= 0:
+                    h = (h + np.uint64(1)) & np.uint64(cap - 1)
+                slot_key[h] = uniq[u]
+                slot_id[h] = u
+        h = (k * _GOLDEN) >> np.uint64(64 - bits)
+        while True:
+            s = slot_id[h]
+            if s < 0:
+                slot_key[h] = k
+                slot_id[h] = nu
+                uniq[nu] = k
+                ids[i] = nu
+                nu += 1
+                break
+            if slot_key[h] == k:
+                ids[i] = s
+                break
+            h = (h + np.uint64(1)) & np.uint64(cap - 1)
+    return ids, uniq[:nu]
+
+
+def dense_ids(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+    """Number the distinct ``keys`` 0, 1, … in order of first appearance (one hashed pass).
+
+    Returns ``(ids, uniq)`` with ``uniq[ids] == keys``.
+
+    >>> import numpy as np
+    >>> ids, uniq = dense_ids(np.array([7, 3, 7, 9], np.uint64))
+    >>> ids.tolist(), uniq.tolist()
+    ([0, 1, 0, 2], [7, 3, 9])
+    """
+    ids, uniq = _dense_ids_kernel(np.ascontiguousarray(keys, dtype=np.uint64))
+    return ids, uniq
+
+
+@numba.njit(cache=True)
+def _sessionise_kernel(
+    gid: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], n_groups: int, idle_ns: int,
+    min_packets: int, gap_factor: float, max_mean_gap_ns: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+           npt.NDArray[np.int64]]:  # fmt: skip  # pragma: no cover - compiled
+    n = len(gid)
+    off = np.zeros(n_groups + 1, np.int64)
+    for i in range(n):
+        off[gid[i] + 1] += 1
+    for g in range(n_groups):
+        off[g + 1] += off[g]
+    pos = off[:-1].copy()
+    perm = np.empty(n, np.int64)
+    for i in range(n):  # counting sort by group, stable
+        g = gid[i]
+        perm[pos[g]] = i
+        pos[g] += 1
+    cap = n // max(min_packets, 1) + 1
+    s_lo = np.empty(cap, np.int64)
+    s_hi = np.empty(cap, np.int64)
+    s_g = np.empty(cap, np.int64)
+    ns = 0
+    for g in range(n_groups):
+        a, b = off[g], off[g + 1]
+        m = b - a
+        if m < min_packets:
+            continue
+        idx = perm[a:b].copy()
+        t = ts[idx]
+        ordered = True
+        for j in range(1, m):
+            if t[j] < t[j - 1]:
+                ordered = False
+                break
+        if not ordered:
+            o = np.argsort(t, kind="mergesort")
+            idx = idx[o]
+            t = t[o]
+            perm[a:b] = idx
+        # sessions closed by the idle timeout: [lo[k], hi[k]] (inclusive) within the group
+        lo = np.empty(m, np.int64)
+        hi = np.empty(m, np.int64)
+        nb = 0
+        start = 0
+        for j in range(1, m):
+            if t[j] - t[j - 1] > idle_ns:
+                lo[nb] = start
+                hi[nb] = j - 1
+                nb += 1
+                start = j
+        lo[nb] = start
+        hi[nb] = m - 1
+        nb += 1
+        # merge across a longer gap when it is unremarkable at the merged session's mean rate
+        c_lo, c_hi = lo[0], hi[0]
+        for k in range(1, nb + 1):
+            merge = False
+            if k < nb and gap_factor > 0.0:
+                gap = t[lo[k]] - t[c_hi]
+                mean_gap = (t[hi[k]] - t[c_lo]) / (hi[k] - c_lo)
+                merge = mean_gap <= max_mean_gap_ns and gap <= gap_factor * mean_gap
+            if merge:
+                c_hi = hi[k]
+                continue
+            if c_hi - c_lo + 1 >= min_packets:
+                s_lo[ns] = a + c_lo
+                s_hi[ns] = a + c_hi + 1
+                s_g[ns] = g
+                ns += 1
+            if k < nb:
+                c_lo, c_hi = lo[k], hi[k]
+    return perm, s_lo[:ns], s_hi[:ns], s_g[:ns]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sessions:
+    """Sessions of packets (see :func:`sessionise`).
+
+    Attributes
+    ----------
+    rows : numpy.ndarray
+        Row numbers of the packets in kept sessions, session by session, each in time order.
+    bounds : numpy.ndarray
+        Session ``i`` owns ``rows[bounds[i]:bounds[i + 1]]``.
+    group : numpy.ndarray
+        The group of each session.
+    """
+
+    rows: npt.NDArray[np.int64]
+    bounds: npt.NDArray[np.int64]
+    group: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.group)
+
+    def session_of_rows(self) -> npt.NDArray[np.int64]:
+        """The session number of each entry of :attr:`rows`."""
+        return np.repeat(np.arange(len(self.group), dtype=np.int64), np.diff(self.bounds))
+
+
+def sessionise(
+    gid: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], n_groups: int, idle_ns: int,
+    min_packets: int = 1, gap_factor: float = 0.0, max_mean_gap_ns: float = 0.0,
+) -> Sessions:
+    """Split each group's packets into sessions in one compiled pass; keep the big ones.
+
+    A session of a group ends at a gap longer than ``idle_ns``. With ``gap_factor > 0`` such
+    a gap is bridged when it is unremarkable for the session it would join: the merged
+    session's mean inter-arrival ``m`` (gap included) is at most ``max_mean_gap_ns`` and the
+    gap is at most ``gap_factor * m`` (for Poisson arrivals at that rate, a gap this long has
+    probability ``exp(-gap_factor)``); sessions are merged greedily in time order. Sessions
+    with fewer than ``min_packets`` packets are dropped. Packets need not be sorted (groups
+    already in time order are not re-sorted).
+
+    Returns
+    -------
+    Sessions
+        The kept sessions, in group order then time order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = np.array([0, 0, 0, 1, 0]); t = np.array([0, 5, 50, 1, 52])
+    >>> s = sessionise(g, t, 2, 10)
+    >>> s.rows.tolist(), s.bounds.tolist(), s.group.tolist()
+    ([0, 1, 2, 4, 3], [0, 2, 4, 5], [0, 0, 1])
+    >>> sessionise(g, t, 2, 10, min_packets=2).group.tolist()
+    [0, 0]
+    >>> sessionise(g, t, 2, 10, gap_factor=5, max_mean_gap_ns=20).bounds.tolist()  # 45 <= 5*17
+    [0, 4, 5]
+    """
+    perm, lo, hi, grp = _sessionise_kernel(
+        np.ascontiguousarray(gid, dtype=np.int64), np.ascontiguousarray(ts_ns, dtype=np.int64),
+        int(n_groups), int(idle_ns), int(min_packets), float(gap_factor), float(max_mean_gap_ns),
+    )
+    lengths = hi - lo
+    bounds = np.zeros(len(lo) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    if len(lo) == 0:
+        return Sessions(np.zeros(0, np.int64), bounds, grp)
+    # gather the kept ranges of perm: offsets into perm for every kept packet
+    step = np.ones(int(bounds[-1]), dtype=np.int64)
+    step[bounds[:-1]] = lo - np.r_[0, hi[:-1] - 1]
+    step[0] = lo[0]
+    return Sessions(perm[np.cumsum(step)], bounds, grp)
+
+
+def ip6_text(values: pa.Array | pa.ChunkedArray | list[bytes | None]) -> list[str | None]:
+    """Compressed text of 16-byte IPv6 addresses (for display only).
+
+    >>> ip6_text([bytes.fromhex("20010db8" + "0" * 23 + "1"), None])
+    ['2001:db8::1', None]
+    """
+    import ipaddress
+
+    arr = values.to_pylist() if isinstance(values, pa.Array | pa.ChunkedArray) else values
+    return [None if v is None else str(ipaddress.IPv6Address(bytes(v))) for v in arr]

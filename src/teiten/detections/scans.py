@@ -1,9 +1,12 @@
 """Scan campaigns: horizontal, vertical and box scans, and the Internet-wide ones.
 
 Method (``specs/detections.md`` §2): probe packets (TCP SYN without ACK/RST, UDP not from port
-53, ICMP echo requests; IPv4) are grouped per (source, protocol) into campaigns closed after
-``idle_timeout_s`` without a probe (Durumeric et al.: 480 s; optionally scaled up for small
-sensor sets, see :class:`Params`). Within a campaign:
+53, ICMP/ICMPv6 echo requests; IPv4 and IPv6) are grouped per (source, protocol) into
+campaigns closed after ``idle_timeout_s`` without a probe (Durumeric et al.: 480 s). A longer
+gap does not close a campaign when it is unremarkable for the campaign's own rate (see
+``gap_probability`` and ``timeout_probability``): a slow scan seen by a small sensor set
+arrives at a mean interval of minutes, and the 480 s of a /8 telescope would cut it into
+pieces. Within a campaign:
 
 - **horizontal** — some port reached at least ``min_destinations`` distinct monitored
   addresses (Zeek ``Address_Scan``: 25);
@@ -18,6 +21,15 @@ extrapolated rate is at least ``internet_wide_min_pps`` (10) and it reached at l
 ``internet_wide_min_destinations`` (100) addresses. Address thresholds are capped at
 ``max_share`` of n, so sensor sets with fewer addresses than a threshold still see scans
 (spec: "scaled to sensor size"). ICMP campaigns use the ICMP type as their port.
+
+IPv6 sources are found the same way; their n is the number of distinct IPv6 destinations probed
+in the period, and they have no IPv4 extrapolation (``est_pps``, ``coverage`` and
+``size_class`` null, never Internet-wide).
+
+Speed: the probe rows are read once (five narrow columns); sources are numbered by a hashed
+pass and sessionised by a compiled counting sort (:func:`~teiten.detections._common.sessionise`)
+that drops every session with fewer probes than the smallest threshold before anything else is
+computed; tool and country are read afterwards for the kept campaigns only.
 
 Examples
 --------
@@ -43,24 +55,28 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from teiten.core.periods import Period
 from teiten.detections._common import (
     IPV4_SPACE,
     NS,
     PacketSource,
+    Sessions,
     check_schema,
+    dense_ids,
     distinct_per_group,
+    ip6_text,
     ip_text,
-    label_codes,
     majority,
     period_where,
     query,
     schema,
-    sessions,
+    sessionise,
     top_values_per_group,
 )
 from teiten.detections.backscatter import monitored_count
+from teiten.ingest.enrich.tool import VOCABULARY as TOOLS
 
 NAME: Final = "scans"
 
@@ -72,7 +88,21 @@ class Params:
     Attributes
     ----------
     idle_timeout_s : float
-        A campaign ends after this long without a probe from the source (480 s).
+        A campaign ends after this long without a probe from the source (480 s), unless the
+        gap is bridged (the next two fields; ``specs/detections.md`` §2.1).
+    gap_probability : float
+        A gap longer than the idle timeout is bridged when, for Poisson arrivals at the merged
+        campaign's mean rate, a gap at least this long has at least this probability (0.001:
+        at most 6.9 mean intervals), and that mean interval stays within the idle timeout.
+        0 turns bridging off (pure idle timeout).
+    sweep_alpha : float
+        … and the bridged campaign is a sweep: it revisits (address, port) cells it already
+        probed significantly less often than random probing would (p < 0.01). A scanner
+        walks its target list once; a host probing at random with k probes over
+        N = n addresses × its ports revisits about k(k-1)/2N cells (Poisson approximation of
+        the birthday problem; in general k − N(1 − (1 − 1/N)^k)) — the trickle of such hosts
+        is what bridging must not join.
+        Campaigns failing the test are split by the idle timeout alone.
     min_destinations : int
         Distinct addresses on one port for a horizontal scan (Zeek: 25).
     min_ports : int
@@ -87,20 +117,11 @@ class Params:
         n for the extrapolation; None: distinct destinations seen in the period.
     max_ports : int
         Ports listed per campaign (most probes first).
-    idle_reference_addresses : int
-        Below this many monitored addresses the idle timeout grows as
-        ``idle_reference_addresses / n`` (a scanner's probes reach a small sensor set rarely:
-        at a fixed Internet-wide rate the gap between them grows as 1/n) …
-    max_idle_factor : float
-        … up to this factor. Default 1 (off): on the simulator's npa world a factor of 24
-        recovered one slow ZMap scan but merged the trickle of hundreds of background hosts
-        into false "scans" (docs/accuracy.md), so the Zeek/Durumeric timing stays the default.
-    prefilter : bool
-        Skip (source, protocol) pairs with fewer probes in the whole period than the smallest
-        address or port threshold before sessionising (exact: such pairs cannot be scans).
     """
 
     idle_timeout_s: float = 480.0
+    gap_probability: float = 0.001
+    sweep_alpha: float = 0.01
     min_destinations: int = 25
     min_ports: int = 15
     internet_wide_min_pps: float = 10.0
@@ -108,15 +129,12 @@ class Params:
     max_share: float = 0.5
     monitored_addresses: int | None = None
     max_ports: int = 10
-    prefilter: bool = True
-    idle_reference_addresses: int = 4096
-    max_idle_factor: float = 1.0
 
 
 #: One row per scan campaign.
 SCHEMA: Final[pa.Schema] = schema([
-    ("src", pa.uint32(), "scanning source"),
-    ("src_ip", pa.string(), "source address as text"),
+    ("src", pa.uint32(), "scanning IPv4 source (null for IPv6)"),
+    ("src_ip", pa.string(), "source address as text (IPv4 or IPv6)"),
     ("proto", pa.uint8(), "IP protocol of the probes"),
     ("kind", pa.string(), "horizontal, vertical or box"),
     ("ports", pa.list_(pa.uint16()), "destination ports (ICMP: type), most probes first"),
@@ -129,20 +147,31 @@ SCHEMA: Final[pa.Schema] = schema([
     ("end", pa.timestamp("ns", tz="UTC"), "last probe"),
     ("duration_s", pa.float64(), "end - start in seconds"),
     ("pps", pa.float64(), "observed probe rate: packets / max(duration, 1 s)"),
-    ("est_pps", pa.float64(), "Internet-wide probe rate: pps * 2^32 / n"),
-    ("coverage", pa.float64(), "share of monitored addresses reached (capped at 1)"),
+    ("est_pps", pa.float64(), "Internet-wide probe rate: pps * 2^32 / n (IPv4)"),
+    ("coverage", pa.float64(), "share of monitored addresses reached (capped at 1; IPv4)"),
     ("size_class", pa.string(), ">=10%, >=1% or <1% of IPv4 (by coverage)"),
     ("internet_wide", pa.bool_(), "extrapolated rate and reach pass the Internet-wide thresholds"),
     ("tool", pa.string(), "majority tool fingerprint of the probes (null if none)"),
     ("tool_share", pa.float64(), "share of the probes carrying that fingerprint"),
     ("country", pa.string(), "source country (most frequent)"),
     ("monitored_addresses", pa.int64(), "n used for the extrapolation"),
+    ("ip_version", pa.uint8(), "4 or 6"),
 ])  # fmt: skip
 
-_PROBE_SQL: Final = (
-    "((proto = 6 AND (tcp_flags & 22) = 2) OR (proto = 17 AND coalesce(sport, 0) <> 53)"
-    " OR (proto = 1 AND icmp_type = 8))"
-)
+
+def _probe_sql(p: str = "") -> str:
+    """Probe packets (``p`` qualifies the columns): SYN without ACK/RST, UDP not from 53,
+    ICMP/ICMPv6 echo requests, with a port (or type)."""
+    return (
+        f"(({p}proto = 6 AND ({p}tcp_flags & 22) = 2) OR ({p}proto = 17"
+        f" AND coalesce({p}sport, 0) <> 53) OR ({p}proto = 1 AND {p}icmp_type = 8 AND"
+        f" {p}ip_version = 4) OR ({p}proto = 58 AND {p}icmp_type = 128 AND {p}ip_version = 6))"
+        f" AND coalesce({p}dport, {p}icmp_type) IS NOT NULL"
+    )
+
+
+#: Flag bit of IPv6 source keys (IPv4 keys are ``src << 8 | proto`` < 2^40).
+_V6: Final = np.uint64(1 << 62)
 
 
 def _scaled(threshold: int, share: float, n: int) -> int:
@@ -204,12 +233,125 @@ def _campaign_counts(
     return n_dst, n_ports, dst_per_port, ports_per_dst
 
 
+def _probes(packets: PacketSource, period: Period | None) -> tuple[
+    dict[str, npt.NDArray[np.int64]], npt.NDArray[np.uint64], pa.Array | None
+]:
+    """Probe rows as arrays (``ts``, ``dst``, ``port``, ``tool`` and ``country`` codes), their
+    (source, protocol) keys, and the IPv6 source dictionary (bits 8.. of IPv6 keys index it).
+
+    Tool and country come as small integers (see :func:`_tool_name`, :func:`_country_name`)
+    so that no string column is materialised for millions of rows.
+    """
+    where, args = period_where(period)
+    tools = ", ".join(f"'{x}'" for x in TOOLS)
+    sel = (
+        "epoch_ns(ts) AS ts, {s}, proto, {d}, coalesce(dport, icmp_type)::INTEGER AS port,"
+        f" coalesce(list_position([{tools}], tool::VARCHAR), 0)::INTEGER AS tool,"
+        " coalesce(CASE WHEN length(country::VARCHAR) = 2 THEN ascii(country::VARCHAR) * 256"
+        " + ascii(substr(country::VARCHAR, 2, 1)) END, 0)::INTEGER AS country"
+    )
+    t4 = query(packets, f"SELECT {sel.format(s='src', d='dst')} FROM packets WHERE {where}"
+                        f" AND ip_version = 4 AND {_probe_sql()}", args)  # fmt: skip
+    t6 = query(packets, f"SELECT {sel.format(s='src6', d='dst6')} FROM packets WHERE {where}"
+                        f" AND ip_version = 6 AND {_probe_sql()}", args)  # fmt: skip
+
+    def num(t: pa.Table, name: str) -> npt.NDArray[np.int64]:
+        return np.asarray(t.column(name).to_numpy(), dtype=np.int64)
+
+    names = ("ts", "port", "tool", "country")
+    key4 = (num(t4, "src").astype(np.uint64) << np.uint64(8)) | num(t4, "proto").astype(np.uint64)
+    cols = {c: num(t4, c) for c in names} | {"dst": num(t4, "dst")}
+    if t6.num_rows == 0:
+        return cols, key4, None
+    src6 = pc.dictionary_encode(t6.column("src6")).combine_chunks()
+    dst6 = pc.dictionary_encode(t6.column("dst6")).combine_chunks()
+    idx6 = np.asarray(src6.indices.to_numpy(), dtype=np.uint64)
+    key6 = _V6 | (idx6 << np.uint64(8)) | num(t6, "proto").astype(np.uint64)
+    cols = {c: np.r_[cols[c], num(t6, c)] for c in names} | {
+        "dst": np.r_[cols["dst"], IPV4_SPACE + np.asarray(dst6.indices.to_numpy(), np.int64)]}
+    return cols, np.r_[key4, key6], src6.dictionary
+
+
+def _tool_name(code: int) -> str | None:
+    """Tool code of :func:`_probes` (1-based position in the vocabulary; 0 none) to name."""
+    return TOOLS[code - 1] if code > 0 else None
+
+
+def _country_name(code: int) -> str | None:
+    """Country code of :func:`_probes` (two characters packed in 16 bits; 0 none) to text."""
+    return chr(code >> 8) + chr(code & 255) if code > 0 else None
+
+
+def _poisson_cdf(r: int, mu: float) -> float:
+    """P(X <= r) for X ~ Poisson(mu), summed in log space (no underflow for large mu).
+
+    >>> round(_poisson_cdf(0, 2.0), 4), round(_poisson_cdf(100, 2.0), 4)
+    (0.1353, 1.0)
+    """
+    j = np.arange(r + 1, dtype=np.float64)
+    logfact = np.r_[0.0, np.cumsum(np.log(j[1:]))]
+    logp = -mu + j * math.log(mu) - logfact if mu > 0 else np.where(j == 0, 0.0, -np.inf)
+    top = float(logp.max())
+    return float(min(1.0, math.exp(top) * np.exp(logp - top).sum()))
+
+
+def _campaigns(
+    gid: npt.NDArray[np.int64], cols: dict[str, npt.NDArray[np.int64]],
+    n_addr: npt.NDArray[np.int64], params: Params, need: int,
+) -> Sessions:
+    """Campaigns of at least ``need`` probes: idle-timeout sessions, bridged across longer
+    gaps where :class:`Params` allows it; bridged campaigns that are no sweep (``n_addr``:
+    monitored addresses per group) are split again by the timeout alone."""
+    idle = params.idle_timeout_s * NS
+    ts_all = cols["ts"]
+    n_groups = len(n_addr)
+    if not 0.0 < params.gap_probability < 1.0:
+        return sessionise(gid, ts_all, n_groups, int(idle), need)
+    s = sessionise(gid, ts_all, n_groups, int(idle), need, -math.log(params.gap_probability),
+                   idle)  # fmt: skip
+    if len(s) == 0:
+        return s
+    sid = s.session_of_rows()
+    t = ts_all[s.rows]
+    long_gap = np.zeros(len(t), dtype=bool)
+    long_gap[1:] = (np.diff(t) > idle) & (sid[1:] == sid[:-1])
+    bridged = np.flatnonzero(np.bincount(sid, weights=long_gap, minlength=len(s)) > 0)
+    if len(bridged) == 0:
+        return s
+    npk = np.diff(s.bounds)
+    sel = np.isin(sid, bridged)
+    sub_sid, rows = sid[sel], s.rows[sel]
+    _, compact = np.unique(sub_sid, return_inverse=True)
+    cells = distinct_per_group(compact, cols["dst"][rows] * 65536 + cols["port"][rows],
+                               len(bridged))  # fmt: skip
+    ports = distinct_per_group(compact, cols["port"][rows], len(bridged))
+    split = np.zeros(len(s), dtype=bool)
+    for i, b in enumerate(bridged.tolist()):  # per bridged campaign, not per packet
+        k = int(npk[b])
+        n_cells = float(n_addr[s.group[b]]) * float(ports[i])
+        # expected revisits of random probing: k minus the expected occupied cells
+        expected = k - n_cells * -math.expm1(k * math.log1p(-1.0 / max(n_cells, 2.0)))
+        p = _poisson_cdf(k - int(cells[i]), expected)
+        split[b] = p >= params.sweep_alpha
+    if not split.any():
+        return s
+    in_split = split[sid]
+    rows = s.rows[in_split]
+    sub = sessionise(sid[in_split], ts_all[rows], len(s), int(idle), need)
+    lengths = np.r_[npk[~split], np.diff(sub.bounds)]
+    return Sessions(
+        rows=np.r_[s.rows[~in_split], rows[sub.rows]],
+        bounds=np.r_[0, np.cumsum(lengths)].astype(np.int64),
+        group=np.r_[s.group[~split], s.group[sub.group]],
+    )
+
+
 def detect(packets: PacketSource, period: Period | None, params: Params = Params()) -> pa.Table:
     """Find scan campaigns.
 
     Parameters
     ----------
-    packets : pyarrow.Table, pyarrow.dataset.Dataset, DuckDB relation or ibis.Table
+    packets : pyarrow.Table, pyarrow.dataset.Dataset, DuckDB connection or relation, ibis.Table
         The packet table.
     period : teiten.core.periods.Period or None
         Only packets inside the period; None: all.
@@ -221,50 +363,35 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
     pyarrow.Table
         :data:`SCHEMA`, one row per campaign, most destinations first.
     """
-    n_mon = params.monitored_addresses or monitored_count(packets, period)
-    h = _scaled(params.min_destinations, params.max_share, n_mon)
-    h_iw = _scaled(params.internet_wide_min_destinations, params.max_share, n_mon)
-    where, args = period_where(period)
-    cond = f"{where} AND ip_version = 4 AND {_PROBE_SQL}"
-    base = f"FROM packets WHERE {cond}"
-    cols = (
-        "epoch_ns(ts) AS ts, src, dst, proto, coalesce(dport, icmp_type) AS port, "
-        "tool::VARCHAR AS tool, country::VARCHAR AS country"
-    )
-    if params.prefilter:  # a scan needs at least min(h, min_ports) probes
-        need = int(min(h, params.min_ports))
-        sql = f"""WITH cand AS (
-                SELECT src AS c_src, proto AS c_proto {base} GROUP BY src, proto
-                HAVING count(*) >= {need})
-            SELECT {cols} FROM packets SEMI JOIN cand ON src = c_src AND proto = c_proto
-            WHERE {cond}"""
-        t = query(packets, sql, args + args)
-    else:
-        t = query(packets, f"SELECT {cols} {base}", args)
-    t = t.filter(t.column("port").is_valid())
-    if t.num_rows == 0:
+    cols, keys, src6_dict = _probes(packets, period)
+    if len(keys) == 0:
         return SCHEMA.empty_table()
-
-    def col(name: str) -> npt.NDArray[np.int64]:
-        return np.asarray(t.column(name).cast(pa.int64()).to_numpy(), dtype=np.int64)
-
-    ts, src, dst, proto, port = col("ts"), col("src"), col("dst"), col("proto"), col("port")
-    tool, tool_names = label_codes(t, "tool")
-    ctry, ctry_names = label_codes(t, "country")
-    key = (src.astype(np.uint64) << np.uint64(8)) | proto.astype(np.uint64)
-    factor = min(max(params.idle_reference_addresses / n_mon, 1.0), params.max_idle_factor)
-    order, sid = sessions(key, ts, int(params.idle_timeout_s * factor * NS))
-    ts, src, dst, proto, port = ts[order], src[order], dst[order], proto[order], port[order]
-    n_s = int(sid[-1]) + 1
-    first = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
-    last = np.r_[first[1:] - 1, len(sid) - 1]
+    n_mon = params.monitored_addresses or monitored_count(packets, period)
+    h4 = _scaled(params.min_destinations, params.max_share, n_mon)
+    if src6_dict is not None:
+        n6 = len(np.unique(cols["dst"][cols["dst"] >= IPV4_SPACE]))
+        h6 = _scaled(params.min_destinations, params.max_share, n6)
+    else:
+        n6, h6 = 0, h4
+    ids, uniq = dense_ids(keys)
+    n_addr = np.where((uniq & _V6) != 0, max(n6, 1), n_mon)
+    sess = _campaigns(ids, cols, n_addr, params, min(h4, h6, params.min_ports))
+    if len(sess) == 0:
+        return SCHEMA.empty_table()
+    sid = sess.session_of_rows()
+    ts, dst, port = (cols[c][sess.rows] for c in ("ts", "dst", "port"))
+    n_s = len(sess)
+    first, last = sess.bounds[:-1], sess.bounds[1:] - 1
+    skey = uniq[sess.group]
+    v6 = (skey & _V6) != 0
+    h = np.where(v6, h6, h4)
 
     n_dst, n_ports, dst_per_port, ports_per_dst = _campaign_counts(sid, dst, port, n_s)
     box = (n_ports >= params.min_ports) & (n_dst >= h)
     horizontal = ~box & (dst_per_port >= h)
     vertical = ~box & ~horizontal & (ports_per_dst >= params.min_ports)
-    keep = np.flatnonzero(box | horizontal | vertical)
-    if len(keep) == 0:
+    k = np.flatnonzero(box | horizontal | vertical)
+    if len(k) == 0:
         return SCHEMA.empty_table()
     kind = np.where(box, "box", np.where(horizontal, "horizontal", "vertical"))
 
@@ -273,21 +400,33 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
     pps = npk / np.maximum(duration, 1.0)
     est = pps * IPV4_SPACE / n_mon
     coverage = np.minimum(n_dst / n_mon, 1.0)
-    iw = (est >= params.internet_wide_min_pps) & (n_dst >= h_iw)
+    h_iw = _scaled(params.internet_wide_min_destinations, params.max_share, n_mon)
+    iw = (est >= params.internet_wide_min_pps) & (n_dst >= h_iw) & ~v6
     size = np.where(coverage >= 0.1, ">=10%", np.where(coverage >= 0.01, ">=1%", "<1%"))
     offs, pvals, _ = top_values_per_group(sid, port, n_s, params.max_ports)
+    proto = (skey & np.uint64(0xFF)).astype(np.int64)
+    srcnum = (skey >> np.uint64(8)) & np.uint64(0xFFFFFFFF)
+
+    kv6_mask = v6[k]
+    src_text = ip_text(srcnum[k])
+    if kv6_mask.any():
+        assert src6_dict is not None
+        src6 = src6_dict.take(pa.array(srcnum[k][kv6_mask].astype(np.int64)))
+        for i, text in zip(np.flatnonzero(kv6_mask).tolist(), ip6_text(src6), strict=True):
+            src_text[i] = text
+    tcode, tcount = majority(sid, np.where(cols["tool"][sess.rows] > 0,
+                                           cols["tool"][sess.rows], -1), n_s)  # fmt: skip
+    ccode, _ = majority(sid, np.where(cols["country"][sess.rows] > 0,
+                                      cols["country"][sess.rows], -1), n_s)  # fmt: skip
+
+    def v4only(x: npt.NDArray[np.float64]) -> pa.Array:
+        return pa.array(x, pa.float64(), mask=kv6_mask)
+
     ports = pa.ListArray.from_arrays(pa.array(offs, pa.int32()), pa.array(pvals, pa.uint16()))
-    tcode, tcount = majority(sid, tool[order], n_s)
-    ccode, _ = majority(sid, ctry[order], n_s)
-
-    def names(codes: npt.NDArray[np.int64], vocab: list[str]) -> list[str | None]:
-        return [vocab[c] if c >= 0 else None for c in codes.tolist()]
-
-    k = keep
     out = pa.table({
-        "src": pa.array(src[first][k], pa.uint32()),
-        "src_ip": ip_text(src[first][k]),
-        "proto": pa.array(proto[first][k], pa.uint8()),
+        "src": pa.array(srcnum[k], pa.uint32(), mask=kv6_mask),
+        "src_ip": pa.array(src_text, pa.string()),
+        "proto": pa.array(proto[k], pa.uint8()),
         "kind": kind[k].tolist(),
         "ports": ports.take(pa.array(k)),
         "n_ports": n_ports[k],
@@ -299,14 +438,15 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
         "end": pa.array(ts[last][k], pa.timestamp("ns", "UTC")),
         "duration_s": duration[k],
         "pps": pps[k],
-        "est_pps": est[k],
-        "coverage": coverage[k],
-        "size_class": size[k].tolist(),
+        "est_pps": v4only(est[k]),
+        "coverage": v4only(coverage[k]),
+        "size_class": pa.array(size[k].tolist(), pa.string(), mask=kv6_mask),
         "internet_wide": iw[k],
-        "tool": pa.array(names(tcode[k], tool_names), pa.string()),
-        "tool_share": np.where(tcode[k] >= 0, tcount[k] / npk[k], 0.0),
-        "country": pa.array(names(ccode[k], ctry_names), pa.string()),
-        "monitored_addresses": np.full(len(k), n_mon, dtype=np.int64),
+        "tool": pa.array([_tool_name(c) for c in tcode[k].tolist()], pa.string()),
+        "tool_share": tcount[k] / npk[k],
+        "country": pa.array([_country_name(c) for c in ccode[k].tolist()], pa.string()),
+        "monitored_addresses": pa.array(np.where(kv6_mask, n6, n_mon), pa.int64()),
+        "ip_version": pa.array(np.where(kv6_mask, 6, 4), pa.uint8()),
     })  # fmt: skip
     out = check_schema(out, SCHEMA)
     return out.sort_by([("n_destinations", "descending"), ("start", "ascending")])
