@@ -160,13 +160,13 @@ def _reference(cols: dict[str, Any], idle_s: float, h: int, min_ports: int) -> l
 
     def close() -> None:
         if cur:
-            d = [int(cols["dst"][i]) for i in cur]
-            p = [int(cols["dport"][i]) for i in cur]
-            per_port = max(len({x for x, q in zip(d, p, strict=True) if q == port}) for port in set(p))
-            per_dst = max(len({q for x, q in zip(d, p, strict=True) if x == dst}) for dst in set(d))
-            if (len(set(p)) >= min_ports and len(set(d)) >= h) or per_port >= h \
-                    or per_dst >= min_ports:
-                out.append((int(cols["src"][cur[0]]), len(cur), len(set(d))))
+            pairs = {(int(cols["dst"][i]), int(cols["dport"][i])) for i in cur}
+            d = {x for x, _ in pairs}
+            p = {q for _, q in pairs}
+            per_port = max(sum(1 for _, q in pairs if q == port) for port in p)
+            per_dst = max(sum(1 for x, _ in pairs if x == dst) for dst in d)
+            if (len(p) >= min_ports and len(d) >= h) or per_port >= h or per_dst >= min_ports:
+                out.append((int(cols["src"][cur[0]]), len(cur), len(d)))
 
     for i in order.tolist():
         if cur and (cols["src"][i] != cols["src"][cur[-1]]
