@@ -105,13 +105,17 @@ def generate(path: Path, packets: int, seed: int = SEED) -> None:
             out.write(blob.tobytes())
 
 
-def time_tcpdump(path: Path) -> float | None:
+def time_tcpdump(path: Path) -> tuple[float, float] | None:
+    """Wall and CPU (user + system) seconds of ``tcpdump -r FILE -w /dev/null``."""
     if shutil.which("tcpdump") is None:
         return None
     t = time.perf_counter()
-    subprocess.run(["tcpdump", "-r", str(path), "-w", "/dev/null"], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    proc = subprocess.Popen(["tcpdump", "-r", str(path), "-w", "/dev/null"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("tcpdump failed")
+    return time.perf_counter() - t, usage.ru_utime + usage.ru_stime
 
 
 _TEITEN_RUN = """
@@ -121,18 +125,20 @@ from teiten.capture.reader import CaptureReader
 best = None
 for _ in range({repeat}):
     t = time.perf_counter()
+    c = time.process_time()
     with open({path!r}, "rb") as fh:
         reader = CaptureReader(fh, "bench")
         rows = sum(b.num_rows for b in reader.batches())
-    took = time.perf_counter() - t
-    best = took if best is None else min(best, took)
+    took, cpu = time.perf_counter() - t, time.process_time() - c
+    best = (took, cpu) if best is None or took < best[0] else best
 hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM")][0].split()[1]
-print(best, rows, hwm)
+print(best[0], best[1], rows, hwm)
 """
 
 
-def time_teiten(path: Path, repeat: int) -> tuple[float, int, float]:
-    """Best decode time, rows, and peak RSS in MB of a fresh process decoding the capture.
+def time_teiten(path: Path, repeat: int) -> tuple[float, float, int, float]:
+    """Best decode time (wall, and CPU of that run: both decode threads), rows, and peak RSS
+    in MB of a fresh process decoding the capture.
 
     (Peak RSS is the process's VmHWM: ``ru_maxrss`` would carry over the parent's at fork.)
     """
@@ -140,7 +146,7 @@ def time_teiten(path: Path, repeat: int) -> tuple[float, int, float]:
     code = _TEITEN_RUN.format(src=src, repeat=repeat, path=str(path))
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout.split()
-    return float(out[0]), int(out[1]), int(out[2]) / 1024
+    return float(out[0]), float(out[1]), int(out[2]), int(out[3]) / 1024
 
 
 def time_dpkt(path: Path, sample: int) -> tuple[float, int]:
@@ -184,21 +190,25 @@ def main(argv: list[str] | None = None) -> None:
         time_teiten(small, 1)
 
         rows = {}
+        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         tds = [time_tcpdump(path) for _ in range(args.repeat)]
-        td = None if None in tds else min(t for t in tds if t is not None)
-        tt, rows["teiten"], peak_mb = time_teiten(path, args.repeat)
+        td = None if None in tds else min((t for t in tds if t is not None), key=lambda x: x[0])
+        tt, tcpu, rows["teiten"], peak_mb = time_teiten(path, args.repeat)
         dt, dn = time_dpkt(path, args.dpkt_sample)
         rate = {"teiten": args.packets / tt, "dpkt": dn / dt}
-        print(f"{'tool':<34}{'seconds':>9}{'packets/s':>14}")
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"{'tool':<34}{'seconds':>9}{'CPU s':>8}{'packets/s':>14}")
         if td is not None:
-            rate["tcpdump"] = args.packets / td
-            print(f"{'tcpdump -r FILE -w /dev/null':<34}{td:9.2f}{rate['tcpdump']:14,.0f}")
-        print(f"{'teiten decode (all columns)':<34}{tt:9.2f}{rate['teiten']:14,.0f}")
+            rate["tcpdump"] = args.packets / td[0]
+            print(f"{'tcpdump -r FILE -w /dev/null':<34}{td[0]:9.2f}{td[1]:8.2f}"
+                  f"{rate['tcpdump']:14,.0f}")
+        print(f"{'teiten decode (all columns)':<34}{tt:9.2f}{tcpu:8.2f}{rate['teiten']:14,.0f}")
         print(f"teiten peak RSS (its whole process): {peak_mb:,.0f} MB")
         print(f"{'dpkt loop counting dports':<34}{dt * args.packets / dn:9.2f}"
               f"{rate['dpkt']:14,.0f}  (sampled {dn:,})")
-        if "tcpdump" in rate:
-            print(f"teiten / tcpdump: {rate['teiten'] / rate['tcpdump']:.2f}x")
+        if td is not None:
+            print(f"teiten / tcpdump: {rate['teiten'] / rate['tcpdump']:.2f}x wall, "
+                  f"{td[1] / tcpu:.2f}x CPU")
         print(f"teiten / dpkt:    {rate['teiten'] / rate['dpkt']:.1f}x")
         assert rows["teiten"] == args.packets, rows
 

@@ -77,6 +77,8 @@ class Run:
     seconds: float
     packets: int
     peak_rss_mib: float
+    #: user + system CPU seconds of the child (all its threads)
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -84,7 +86,7 @@ class Run:
 
 
 def timed(name: str, cmd: list[str], packets: int, **kw: object) -> Run:
-    """Run a command in its own process; wall time and the peak RSS of that very child."""
+    """Run a command in its own process; wall time, CPU time and peak RSS of that very child."""
     t0 = time.perf_counter()
     # close_fds=False lets Python use posix_spawn: the child does not start as a copy of this
     # (large) process, so its peak RSS is its own
@@ -94,14 +96,15 @@ def timed(name: str, cmd: list[str], packets: int, **kw: object) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{name}: {cmd[0]} exited with {proc.returncode}")
-    return Run(name, dt, packets, usage.ru_maxrss / 1024)
+    return Run(name, dt, packets, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
 
 
 def report(runs: list[Run], base: Run) -> str:
-    """A Markdown table with each run's rate and its ratio to ``base``."""
-    lines = ["| tool | packets | seconds | packets/s | ratio vs " + base.name + " | peak RSS MiB |",
-             "|---|---:|---:|---:|---:|---:|"]
+    """A Markdown table with each run's rate and its ratio to ``base`` (wall time), and the
+    child's CPU time (user + system, every thread)."""
+    lines = ["| tool | packets | seconds | CPU s | packets/s | ratio vs " + base.name
+             + " | peak RSS MiB |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in runs:
-        lines.append(f"| {r.name} | {r.packets:,} | {r.seconds:.2f} | {r.rate:,.0f} | "
-                     f"{r.rate / base.rate:.2f}× | {r.peak_rss_mib:,.0f} |")
+        lines.append(f"| {r.name} | {r.packets:,} | {r.seconds:.2f} | {r.cpu_seconds:.2f} | "
+                     f"{r.rate:,.0f} | {r.rate / base.rate:.2f}× | {r.peak_rss_mib:,.0f} |")
     return "\n".join(lines)
