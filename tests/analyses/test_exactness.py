@@ -256,7 +256,7 @@ def test_store_rollups_are_reused_until_the_store_changes(tmp_path: Any,
     store = write_store(tmp_path / "s", generate(300, seed=3), registry())
     p = parse_period("2026-10", TZ)
     assert rollups.materialise(store, p)["units"] > 0
-    assert rollups.materialise(store, p) == {"units": 0, "buckets": 0, "days": 0, "cells": 0}
+    assert not any(rollups.materialise(store, p).values())
 
 
 def test_store_rollups_rebuild_when_registry_changes(tmp_path: Any) -> None:

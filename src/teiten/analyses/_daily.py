@@ -17,7 +17,6 @@ import pyarrow as pa
 from teiten.analyses._common import (
     NULL_COUNTRY,
     NULL_PORT,
-    cell_measures,
     execute,
     f,
     key_expr,
@@ -37,13 +36,12 @@ DAILY_FIELDS = [
 
 def daily_rows(ctx: Any, keys: list[str], n: int) -> list[dict[str, Any]]:
     """Rows (as dicts) of the daily series for ``keys`` (the top ``n`` keys + other)."""
-    u = ctx.cells
-    tk = top_keys(u, keys, n)
+    tk = top_keys(ctx.by(keys), keys, n)
     tk = tk.order_by([ibis.desc(tk._acc), *[f"_k_{k}" for k in keys]]).limit(n)
-    j = u.mutate(**{f"_k_{k}": key_expr(u, k) for k in keys}).semi_join(
-        tk, [f"_k_{k}" for k in keys])
-    per = execute(cell_measures(j, ["day", *keys]))
-    day_tot = execute(cell_measures(u, ["day"]))
+    u = ctx.by(["day", *keys])
+    per = execute(u.mutate(**{f"_k_{k}": key_expr(u, k) for k in keys}).semi_join(
+        tk, [f"_k_{k}" for k in keys]).select("day", *keys, "accesses", "source_count"))
+    day_tot = execute(ctx.by(["day"]))
     tops = execute(tk)
     top_list = list(zip(*(tops[f"_k_{k}"].to_pylist() for k in keys), strict=True))
     top_list = [tuple(_unsentinel(k, v) for k, v in zip(keys, key, strict=True))

@@ -15,7 +15,7 @@ store; raw packets only for the source-port profile). Analyses read
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import ibis
 import pyarrow as pa
@@ -31,17 +31,29 @@ from teiten.core.sensors import Registry
 Loader = Callable[[Period], "Context"]
 
 
+#: A rollup, or a function that reads it (on first use).
+Source: TypeAlias = "pa.Table | Callable[[], pa.Table]"
+
+
+def _resolve(src: Source) -> pa.Table:
+    return src() if callable(src) else src
+
+
 class Context:
     """Rollups of one period for a selection of sensors, with coverage applied.
 
-    Use :func:`from_packets` or :func:`from_store` rather than the constructor.
+    Use :func:`from_packets` or :func:`from_store` rather than the constructor. ``units``,
+    ``buckets`` and ``cells`` may be tables or functions returning them (read on first use);
+    ``summary(grouping)`` returns a month summary (:mod:`teiten.analyses.summary`) when the
+    period is one whole local month; ``sports()`` the source-port rollups
+    ``(sports, sport_ports)`` when the period lies within one local month.
     """
 
     def __init__(
         self,
         period: Period,
-        units: pa.Table,
-        buckets: pa.Table,
+        units: Source,
+        buckets: Source,
         days: pa.Table,
         registry: Registry,
         *,
@@ -49,8 +61,10 @@ class Context:
         packets: Callable[[], Any] | None = None,
         coverage_params: CoverageParams | None = None,
         loader: Loader | None = None,
-        cells: pa.Table | None = None,
+        cells: Source | None = None,
         gaps: Gaps | None = None,
+        summary: Callable[[str], pa.Table] | None = None,
+        sports: Callable[[], tuple[pa.Table, pa.Table]] | None = None,
     ) -> None:
         self.period = period
         self.gaps = gaps
@@ -59,13 +73,12 @@ class Context:
         self.coverage_params = coverage_params or CoverageParams()
         self._loader = loader
         self._packets = packets
-        if self.sensors:
-            keep = pa.array(self.sensors, pa.string())
-            units = units.filter(pc.is_in(units["sensor"], keep))
-            buckets = buckets.filter(pc.is_in(buckets["sensor"], keep))
-            days = days.filter(pc.is_in(days["sensor"], keep))
-            if cells is not None:
-                cells = cells.filter(pc.is_in(cells["sensor"], keep))
+        self._sources: dict[str, Source | None] = {"units": units, "buckets": buckets,
+                                                   "cells": cells}
+        self._tables: dict[Any, Any] = {}
+        self._summary = summary
+        self._sports = sports
+        days = self._select(days)
         self.days_table = days
         self.coverage = compute_coverage(days, registry, period, self.coverage_params,
                                          self.sensors, gaps)
@@ -79,32 +92,116 @@ class Context:
                                            pc.greater(self.coverage["packets"], 0)))
         self._uncovered_with_packets = pa.table({
             "sensor": bad["sensor"], "day": pc.cast(bad["day"], pa.int32())})
-        self.units = self.covered_only(ibis.memtable(units))
-        self.buckets = self.covered_only(ibis.memtable(buckets))
         self.sensor_days = self.covered_days.num_rows
         self.address_days = int(pc.sum(self.covered_days["addresses"]).as_py() or 0)
         ids = sorted(set(self.coverage["sensor"].to_pylist()))
         self._memo: dict[Any, Any] = {}
-        self._cells: Any = None if cells is None else self.covered_only(ibis.memtable(cells))
         self.homes = ibis.memtable(pa.table({
             "sensor": pa.array(ids, pa.string()),
             "home": pa.array([registry[s].country if s in registry else None for s in ids],
                              pa.string()),
         }))
 
-    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """Compute once per context (results of analyses reused by comparisons, trend…)."""
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return self._memo[key]
+    def _select(self, tab: pa.Table) -> pa.Table:
+        """Rows of the selected sensors only."""
+        if not self.sensors:
+            return tab
+        return tab.filter(pc.is_in(tab["sensor"], pa.array(self.sensors, pa.string())))
+
+    def _rollup(self, kind: str) -> Any:
+        """A rollup as an Ibis table: read on first use, sensors selected, covered days only."""
+        if kind not in self._tables:
+            src = self._sources[kind]
+            if src is None:  # cells: units summed over sources
+                t = ibis.memtable(rollups.cells(self.units).to_pyarrow())
+            else:
+                t = self.covered_only(ibis.memtable(self._select(_resolve(src))))
+            self._tables[kind] = t
+        return self._tables[kind]
+
+    @property
+    def units(self) -> Any:
+        """Ibis table of source units (``rollups.UNITS_SCHEMA``), covered sensor-days only."""
+        return self._rollup("units")
+
+    @property
+    def buckets(self) -> Any:
+        """Ibis table of 15-minute buckets (``rollups.BUCKETS_SCHEMA``), covered only."""
+        return self._rollup("buckets")
 
     @property
     def cells(self) -> Any:
         """Ibis table of units summed over sources: (sensor, day, proto, port, country) →
         ``accesses`` and ``source_count`` — what analyses without distinct sources read."""
-        if self._cells is None:
-            self._cells = ibis.memtable(rollups.cells(self.units).to_pyarrow())
-        return self._cells
+        return self._rollup("cells")
+
+    @property
+    def summarised(self) -> bool:
+        """True when the month summaries answer for this context: the period is one whole
+        local month, every sensor is selected and no sensor-day with packets is uncovered."""
+        return (self._summary is not None and not self.sensors
+                and not self._uncovered_with_packets.num_rows)
+
+    def by(self, keys: list[str], *, distinct: bool = False, home: bool = False) -> Any:
+        """Ibis table of the base measures grouped by ``keys``.
+
+        Columns: ``keys``, ``accesses``, ``source_count`` and, with ``distinct``,
+        ``distinct_sources``. ``home`` — only units whose source country is the home country of
+        their sensor. Read from the month summary when it answers (:attr:`summarised`), else
+        grouped from ``units`` (distinct sources, home) or ``cells``.
+        """
+        from teiten.analyses import summary
+        from teiten.analyses._common import cell_measures, measures
+
+        name = "home_port" if home else {
+            (): "total", ("proto",): "proto", ("proto", "port"): "port",
+            ("country",): "country", ("proto", "port", "country"): "port_country",
+            ("day", "proto", "port"): "day_port", ("day", "country"): "day_country",
+            ("day",): "day"}.get(tuple(keys), "")
+        if home and tuple(keys) != ("proto", "port"):
+            name = ""
+        cols = [*keys, "accesses", "source_count"] + (["distinct_sources"] if distinct else [])
+        if self.summarised and name and (summary.GROUPINGS[name][1] or not distinct):
+            return self._summary_table(name).select(cols)
+        if home:
+            return measures(summary.home_units(self.units, self.homes), keys, distinct)
+        if distinct:
+            return measures(self.units, keys, True)
+        return cell_measures(self.cells, keys)
+
+    def _summary_table(self, name: str) -> Any:
+        assert self._summary is not None
+        key = ("summary", name)
+        if key not in self._tables:
+            self._tables[key] = ibis.memtable(self._summary(name))
+        return self._tables[key]
+
+    def hour_buckets(self) -> Any:
+        """Ibis table (country, bucket, accesses): packets per 15-minute UTC bucket and source
+        country over the selection."""
+        if self.summarised:
+            return self._summary_table("bucket_country").select("country", "bucket", "accesses")
+        b = self.buckets
+        return b.group_by(["country", "bucket"]).aggregate(accesses=b.packets.sum().cast("int64"))
+
+    def sport_rollups(self) -> tuple[Any, pa.Table] | None:
+        """The source-port rollups of the selection — (Ibis ``sports`` rows on covered
+        sensor-days of the period, ``sport_ports`` bounds) — or None when this context has
+        none (:mod:`teiten.analyses.summary`)."""
+        if self._sports is None:
+            return None
+        key = "sports"
+        if key not in self._tables:
+            rows, bounds = self._sports()
+            self._tables[key] = (self.covered_only(ibis.memtable(self._select(rows))), bounds)
+        out: tuple[Any, pa.Table] = self._tables[key]
+        return out
+
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Compute once per context (results of analyses reused by comparisons, trend…)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def per_day_coverage(self) -> pa.Table:
         """Covered sensors and addresses per observation day: (day int32, sensors, addresses)."""
@@ -123,11 +220,12 @@ class Context:
         t = rollups.in_period(self._packets(), self.period)
         if where is not None:
             t = t.filter(where(t))
-        return t.mutate(
+        t = t.mutate(
             day=rollups.day_expr(rollups.epoch_seconds(t), self.period),
             port=rollups.port_expr(t),
             sensor=t.sensor.cast("string"),
         )
+        return t.filter(t.sensor.isin(self.sensors)) if self.sensors else t
 
     def covered_only(self, t: Any) -> Any:
         """Drop the rows of an Ibis table (with ``sensor`` and ``day``) that lie on uncovered
@@ -143,14 +241,16 @@ class Context:
         return None if t is None else self.covered_only(t)
 
     def for_period(self, period: Period) -> Context:
-        """The same source and sensor selection for another period."""
+        """The same source and sensor selection for another period (built once per context)."""
         if period == self.period:
             return self
         if self._loader is None:
             from teiten.core.errors import UsageError
 
             raise UsageError("this context cannot load other periods")
-        return self._loader(period)
+        loader = self._loader
+        ctx: Context = self.memo(("period", period), lambda: loader(period))
+        return ctx
 
     @property
     def day_range(self) -> tuple[int, int]:
@@ -242,22 +342,35 @@ def from_store(
     """
     reg = store.registry()
     gaps = capture_gaps(store.read_table("sensor_health"))
+    fp = rollups.store_fingerprint(store) if materialise else None
 
     def load(p: Period) -> Context:
-        if materialise:
-            rollups.materialise(store, p)
-            u, b, d, c = (rollups.load(store, p, k)
-                          for k in ("units", "buckets", "days", "cells"))
-        else:
+        months = rollups.months_covering(p)
+        if not materialise:
             t = rollups.store_packets(store)
             declared = [s.id for s in reg.values() if not s.monitors_everything]
-            u = rollups.to_arrow(rollups.units(t, p), rollups.UNITS_SCHEMA)
-            b = rollups.to_arrow(rollups.buckets(t, p), rollups.BUCKETS_SCHEMA)
-            d = rollups.to_arrow(rollups.days(t, p, declared), rollups.DAYS_SCHEMA)
-            c = None
-        return Context(p, u, b, d, reg, sensors=sensors,
-                       packets=lambda: rollups.store_packets(store),
-                       coverage_params=coverage_params, loader=load, cells=c, gaps=gaps)
+            return Context(
+                p, rollups.to_arrow(rollups.units(t, p), rollups.UNITS_SCHEMA),
+                rollups.to_arrow(rollups.buckets(t, p), rollups.BUCKETS_SCHEMA),
+                rollups.to_arrow(rollups.days(t, p, declared), rollups.DAYS_SCHEMA), reg,
+                sensors=sensors, packets=lambda: rollups.store_packets(store),
+                coverage_params=coverage_params, loader=load, gaps=gaps)
+        rollups.materialise(store, p, fingerprint=fp)
+        whole_month = len(months) == 1 and (months[0].start, months[0].end) == (p.start, p.end)
+
+        def summary(grouping: str) -> pa.Table:
+            return rollups.load_summary(store, months[0], grouping)
+
+        def sports() -> tuple[pa.Table, pa.Table]:
+            return rollups.load(store, p, "sports"), rollups.load(store, p, "sport_ports")
+
+        return Context(
+            p, lambda: rollups.load(store, p, "units"), lambda: rollups.load(store, p, "buckets"),
+            rollups.load(store, p, "days"), reg, sensors=sensors,
+            packets=lambda: rollups.store_packets(store), coverage_params=coverage_params,
+            loader=load, cells=lambda: rollups.load(store, p, "cells"), gaps=gaps,
+            summary=summary if whole_month else None,
+            sports=sports if len(months) == 1 else None)
 
     return load(period)
 

@@ -12,7 +12,6 @@ from teiten.analyses._common import (
     MEASURE_FIELDS,
     add_country_names,
     execute,
-    measures,
     top,
     with_rates,
 )
@@ -40,7 +39,7 @@ class Params:
 
 def countries(ctx: Any, params: Params = Params()) -> pa.Table:
     """Accesses, source counts, shares, rates and rank per source country (null = unknown)."""
-    tab = execute(measures(ctx.units, ["country"]))
+    tab = execute(ctx.by(["country"], distinct=True))
     tab = with_rates(add_country_names(tab), ctx, params.sort_by)
     return finish(top(tab, params.top), SCHEMA, params)
 

@@ -19,7 +19,6 @@ from teiten.analyses._common import (
     add_port_label,
     execute,
     f,
-    measures,
     top,
     with_rates,
 )
@@ -53,13 +52,10 @@ def home_world(ctx: Any, params: Params = Params()) -> pa.Table:
     from teiten.analyses.ports import Params as PortParams
     from teiten.analyses.registry import get
 
-    u = ctx.units
-    j = u.join(ctx.homes, "sensor")
-    home_units = j.filter(j.country == j.home)
     parts = []
     world = get("ports")(ctx, PortParams(sort_by=params.sort_by, top=None))
-    home = with_rates(add_port_label(execute(measures(home_units, ["proto", "port"]))), ctx,
-                      params.sort_by)
+    home_tab = execute(ctx.by(["proto", "port"], distinct=True, home=True))
+    home = with_rates(add_port_label(home_tab), ctx, params.sort_by)
     for scope, tab in (("world", world.replace_schema_metadata(None)), ("home", home)):
         tab = top(tab, params.top)
         parts.append(tab.add_column(0, "scope", pa.array([scope] * tab.num_rows, pa.string())))

@@ -72,14 +72,14 @@ def _profile(hours: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def hourly(ctx: Any, params: Params = Params()) -> pa.Table:
     """24 rows per (clock, scope, country) with accesses by hour."""
-    b = ctx.buckets
-    tab = execute(b.group_by(["country", "bucket"]).aggregate(accesses=b.packets.sum()))
+    b = ctx.hour_buckets()
+    tab = execute(b)
     country = np.array(tab["country"].to_pylist(), dtype=object)
     bucket = tab["bucket"].to_numpy(zero_copy_only=False)
     acc = tab["accesses"].to_numpy(zero_copy_only=False).astype(np.float64)
     utc_h = (bucket.astype(np.int64) * BUCKET_SECONDS // 3600) % 24
     loc_h = _local_hours(country, bucket, ctx)
-    tops = execute(b.group_by("country").aggregate(accesses=b.packets.sum())
+    tops = execute(b.group_by("country").aggregate(accesses=b.accesses.sum())
                    .order_by([ibis.desc("accesses"), "country"]).limit(params.top_countries))
     rows: list[dict[str, Any]] = []
 

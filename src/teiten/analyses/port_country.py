@@ -58,16 +58,12 @@ class Params:
 
 def port_country(ctx: Any, params: Params = Params()) -> pa.Table:
     """The port × country table restricted to top ports and top countries."""
-    u = ctx.cells
-    pk = u.mutate(_k_proto=u.proto, _k_port=key_expr(u, "port"),
-                  _k_country=key_expr(u, "country"))
-    pairs = pk.group_by(["_k_proto", "_k_port", "_k_country"]).aggregate(
-        proto=pk.proto.arbitrary(), port=pk.port.arbitrary(), country=pk.country.arbitrary(),
-        accesses=pk.accesses.sum().cast("int64"),
-        source_count=pk.source_count.sum().cast("int64"))
-    ports = top_keys(u, ["proto", "port"], None).select(
+    u = ctx.by(["proto", "port", "country"])
+    pairs = u.mutate(_k_proto=u.proto, _k_port=key_expr(u, "port"),
+                     _k_country=key_expr(u, "country"))
+    ports = top_keys(ctx.by(["proto", "port"]), ["proto", "port"], None).select(
         "_k_proto", "_k_port", port_total="_acc", port_rank="_rank")
-    countries = top_keys(u, ["country"], None).select(
+    countries = top_keys(ctx.by(["country"]), ["country"], None).select(
         "_k_country", country_total="_acc", country_rank="_rank")
     j = pairs.join(ports, ["_k_proto", "_k_port"]).join(countries, ["_k_country"])
     j = j.filter((j.port_rank <= params.top_ports) | (j.country_rank <= params.top_countries))

@@ -16,7 +16,6 @@ from teiten.analyses._common import (
     PORT_KEY_FIELDS,
     add_port_label,
     execute,
-    measures,
     top,
     with_rates,
 )
@@ -45,7 +44,7 @@ class Params:
 
 def ports(ctx: Any, params: Params = Params()) -> pa.Table:
     """Accesses, source counts, shares, rates and rank per destination port."""
-    tab = execute(measures(ctx.units, ["proto", "port"]))
+    tab = execute(ctx.by(["proto", "port"], distinct=True))
     tab = with_rates(add_port_label(tab), ctx, params.sort_by)
     return finish(top(tab, params.top), SCHEMA, params)
 

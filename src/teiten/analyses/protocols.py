@@ -21,7 +21,7 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 
-from teiten.analyses._common import MEASURE_FIELDS, execute, f, measures, with_rates
+from teiten.analyses._common import MEASURE_FIELDS, execute, f, with_rates
 from teiten.analyses.base import Analysis, finish
 from teiten.analyses.labels import PROTO_NAMES
 
@@ -48,7 +48,7 @@ class Params:
 
 def protocols(ctx: Any, params: Params = Params()) -> pa.Table:
     """Accesses, source counts, shares, rates and rank per IP protocol."""
-    tab = execute(measures(ctx.units, ["proto"]))
+    tab = execute(ctx.by(["proto"], distinct=True))
     names = [PROTO_NAMES.get(p, str(p)) for p in tab["proto"].to_pylist()]
     tab = tab.add_column(1, "name", pa.array(names, pa.string()))
     return finish(with_rates(tab, ctx, params.sort_by), SCHEMA, params)

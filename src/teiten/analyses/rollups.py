@@ -36,8 +36,9 @@ import pyarrow as pa
 
 from teiten.core.periods import Period, day_number, parse_period
 
-#: Version of the rollup set (2: with ``cells``), recorded in each month's state table.
-ROLLUP_VERSION: Final = 2
+#: Version of the rollup set (2: with ``cells``; 3: with the month summaries and source ports of
+#: :mod:`teiten.analyses.summary`), recorded in each month's state table.
+ROLLUP_VERSION: Final = 3
 
 #: Width of a bucket in the ``buckets`` rollup, seconds.
 BUCKET_SECONDS: Final = 900
@@ -210,27 +211,41 @@ def store_fingerprint(store: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def materialise(store: Any, period: Period, *, force: bool = False) -> dict[str, int]:
+def _homes(registry: Any, units_table: pa.Table) -> pa.Table:
+    """(sensor, home) for the sensors of a units table: home country from the registry."""
+    import pyarrow.compute as pc
+
+    ids = sorted(x for x in pc.unique(units_table["sensor"]).to_pylist() if x is not None)
+    return pa.table({
+        "sensor": pa.array(ids, pa.string()),
+        "home": pa.array([registry[s].country if s in registry else None for s in ids],
+                         pa.string()),
+    })
+
+
+#: Every kind written per month (``state`` last: it marks the month fresh).
+KINDS: Final = ("units", "buckets", "days", "cells", "summary", "sports", "sport_ports")
+
+
+def materialise(store: Any, period: Period, *, force: bool = False,
+                fingerprint: str | None = None) -> dict[str, int]:
     """Build (or reuse) the rollups for every local month covering ``period``.
 
     Returns the number of rows written per rollup kind (0 when every month was fresh).
+    ``fingerprint`` — :func:`store_fingerprint`, when the caller already has it.
     """
-    fp = store_fingerprint(store)
-    declared = [s.id for s in store.registry().values() if not s.monitors_everything]
-    written = {"units": 0, "buckets": 0, "days": 0, "cells": 0}
+    from teiten.analyses import summary
+
+    fp = fingerprint or store_fingerprint(store)
+    reg = store.registry()
+    declared = [s.id for s in reg.values() if not s.monitors_everything]
+    written = dict.fromkeys(KINDS, 0)
     packets = None
     for month in months_covering(period):
         state = store.read_table(table_name("state", month))
-        if not force and state is not None and state.column("fingerprint")[0].as_py() == fp:
-            if "version" not in state.column_names:  # written before cells existed: add them
-                u = store.read_table(table_name("units", month))
-                if u is not None:
-                    tab = to_arrow(cells(ibis.memtable(u.select(UNITS_SCHEMA.names)
-                                                       .cast(UNITS_SCHEMA))), CELLS_SCHEMA)
-                    store.write_table(table_name("cells", month), tab)
-                    written["cells"] += tab.num_rows
-                store.write_table(table_name("state", month),
-                                  pa.table({"fingerprint": [fp], "version": [ROLLUP_VERSION]}))
+        if (not force and state is not None and "version" in state.column_names
+                and state.column("fingerprint")[0].as_py() == fp
+                and state.column("version")[0].as_py() == ROLLUP_VERSION):
             continue
         if packets is None:
             packets = store_packets(store)
@@ -240,27 +255,47 @@ def materialise(store: Any, period: Period, *, force: bool = False) -> dict[str,
             "days": to_arrow(days(packets, month, declared), DAYS_SCHEMA),
         }
         built["cells"] = to_arrow(cells(ibis.memtable(built["units"])), CELLS_SCHEMA)
+        built["sports"], built["sport_ports"] = summary.sports(packets, month, built["cells"])
+        sums = summary.build(built["units"], built["cells"], built["buckets"],
+                             _homes(reg, built["units"]))
         for kind, tab in built.items():
             store.write_table(table_name(kind, month), tab)
             written[kind] += tab.num_rows
+        for name, tab in sums.items():
+            store.write_table(table_name("summary", month), tab, partition={"grouping": name})
+            written["summary"] += tab.num_rows
         store.write_table(table_name("state", month),
                           pa.table({"fingerprint": [fp], "version": [ROLLUP_VERSION]}))
     return written
 
 
+def load_summary(store: Any, month: Period, grouping: str) -> pa.Table:
+    """One grouping of a materialised month summary (:mod:`teiten.analyses.summary`)."""
+    import pyarrow.compute as pc
+
+    from teiten.analyses.summary import SUMMARY_SCHEMA
+
+    tab = store.read_table(table_name("summary", month), filter=pc.field("grouping") == grouping,
+                           columns=SUMMARY_SCHEMA.names)
+    return SUMMARY_SCHEMA.empty_table() if tab is None else tab.cast(SUMMARY_SCHEMA)
+
+
 def load(store: Any, period: Period, kind: str) -> pa.Table:
     """Read a materialised rollup for ``period`` (months concatenated, days filtered)."""
+    from teiten.analyses.summary import SPORT_PORTS_SCHEMA, SPORTS_SCHEMA
+
     schema = {"units": UNITS_SCHEMA, "buckets": BUCKETS_SCHEMA, "days": DAYS_SCHEMA,
-              "cells": CELLS_SCHEMA}[kind]
+              "cells": CELLS_SCHEMA, "sports": SPORTS_SCHEMA,
+              "sport_ports": SPORT_PORTS_SCHEMA}[kind]
     parts = []
     for month in months_covering(period):
-        tab = store.read_table(table_name(kind, month))
+        tab = store.read_table(table_name(kind, month), columns=schema.names)
         if tab is not None:
             parts.append(tab.select(schema.names).cast(schema))
     tab = pa.concat_tables(parts) if parts else schema.empty_table()
-    if period.start == months_covering(period)[0].start and period.end == months_covering(
-        period
-    )[-1].end:
+    months = months_covering(period)
+    whole = period.start == months[0].start and period.end == months[-1].end
+    if whole or "day" not in schema.names:
         return tab
     import pyarrow.compute as pc
 

@@ -1,8 +1,9 @@
 """Source-port profile of a destination port: share of its accesses by source port.
 
 The NPA spotted the July 2009 1521/TCP campaign because 99 % of it came from source port 6000
-(figure 2-4). This analysis reads raw packets (the rollups keep no source ports), restricted to
-the period's covered sensor-days and to the chosen ports, so it stays cheap.
+(figure 2-4). This analysis reads the ``sports`` rollup (the month's busiest source ports of its
+busiest ports, :mod:`teiten.analyses.summary`) when that answers exactly, and otherwise the raw
+packets of the chosen ports on the period's covered sensor-days.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import ibis
+import numpy as np
 import pyarrow as pa
 
-from teiten.analyses._common import add_port_label, execute, f, measures
+from teiten.analyses._common import add_port_label, execute, f
 from teiten.analyses.base import Analysis, finish
 from teiten.analyses.labels import parse_port_label
 from teiten.core.errors import UsageError
@@ -60,56 +62,110 @@ def _chosen_ports(ctx: Any, params: Params) -> list[tuple[int, int]]:
                 raise UsageError(f"source-port profile needs a TCP or UDP port, not {label!r}")
             out.append((proto, port))
         return out
-    u = ctx.units.filter(ctx.units.proto.isin([6, 17]) & ctx.units.port.notnull())
-    tab = execute(measures(u, ["proto", "port"]).order_by(
-        [ibis.desc("accesses"), "proto", "port"]).limit(params.top_ports))
+    u = ctx.by(["proto", "port"])
+    u = u.filter(u.proto.isin([6, 17]) & u.port.notnull())
+    tab = execute(u.order_by([ibis.desc("accesses"), "proto", "port"]).limit(params.top_ports))
     return list(zip(tab["proto"].to_pylist(), tab["port"].to_pylist(), strict=True))
 
 
-def sport_profile(ctx: Any, params: Params = Params()) -> pa.Table:
-    """Accesses by source port for each chosen destination port."""
-    chosen = _chosen_ports(ctx, params)
+def _wanted(t: Any, chosen: list[tuple[int, int]], column: str) -> Any:
+    cond = ibis.literal(False)
+    for proto, port in chosen:
+        cond = cond | ((t.proto == proto) & (t[column] == port))
+    return cond
 
-    def wanted(t: Any) -> Any:
-        cond = ibis.literal(False)
-        for proto, port in chosen:
-            cond = cond | ((t.proto == proto) & (t.dport == port))
-        return cond
 
-    t = ctx.period_packets(wanted)
+Listed = dict[tuple[int, int], list[dict[str, Any]]]
+
+
+def _from_rollups(ctx: Any, chosen: list[tuple[int, int]],
+                  params: Params) -> tuple[Listed, dict[tuple[int, int], int]] | None:
+    """Listed source ports and port totals from the ``sports`` rollup, or None when it cannot
+    answer exactly (no rollup, a port without one, or a source port left out could rank)."""
+    got = ctx.sport_rollups()
+    if got is None:
+        return None
+    rows, bounds = got
+    bound = dict(zip(zip(bounds["proto"].to_pylist(), bounds["port"].to_pylist(), strict=True),
+                     bounds["bound"].to_pylist(), strict=True))
+    if any(key not in bound for key in chosen):
+        return None
+    g = rows.filter(_wanted(rows, chosen, "port"))
+    tab = execute(g.group_by(["proto", "port", "sport"]).aggregate(
+        accesses=g.packets.sum().cast("int64")))
+    tot = ctx.by(["proto", "port"])
+    tot = execute(tot.filter(_wanted(tot, chosen, "port")))
+    totals = {(p, q): int(a) for p, q, a in zip(tot["proto"].to_pylist(), tot["port"].to_pylist(),
+                                                 tot["accesses"].to_pylist(), strict=True)}
+    kept: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for p, q, sp, a in zip(tab["proto"].to_pylist(), tab["port"].to_pylist(),
+                           tab["sport"].to_pylist(), tab["accesses"].to_pylist(), strict=True):
+        kept.setdefault((p, q), []).append((-a, sp))
+    listed: Listed = {}
+    for key in chosen:
+        items = sorted(kept.get(key, []))
+        shown = items[:params.top_sports]
+        b = bound[key]
+        if b and (len(shown) < params.top_sports or -shown[-1][0] <= b):
+            return None  # a source port the rollup left out could be listed
+        counts = np.array([-x for x, _ in items], np.int64)
+        listed[key] = [
+            {"sport": sp, "accesses": -na,
+             "rank": int(np.count_nonzero(counts > -na)) + 1} for na, sp in shown]
+    return listed, totals
+
+
+def _from_packets(ctx: Any, chosen: list[tuple[int, int]],
+                  params: Params) -> tuple[Listed, dict[tuple[int, int], int]]:
+    """Listed source ports and port totals from the raw packets of the chosen ports."""
+    t = ctx.covered_packets(lambda t: _wanted(t, chosen, "dport"))
     if t is None:
         raise UsageError("the source-port profile needs raw packets (none in this context)")
+    g = t.group_by(["proto", "port", "sport"]).aggregate(accesses=ibis._.count())
+    by_port = [g.proto, g.port]
+    g = g.mutate(
+        total=g.accesses.sum().over(ibis.window(group_by=by_port)),
+        rank=(ibis.rank().over(ibis.window(group_by=by_port,
+                                           order_by=ibis.desc(g.accesses))) + 1).cast("int32"),
+        row=ibis.row_number().over(ibis.window(
+            group_by=by_port, order_by=[ibis.desc(g.accesses), g.sport])),
+    )
+    tab = execute(g.filter(g.row < params.top_sports))
+    totals: dict[tuple[int, int], int] = {}
+    listed: Listed = {}
+    for r in tab.to_pylist():
+        key = (r["proto"], r["port"])
+        totals[key] = r["total"]
+        listed.setdefault(key, []).append(
+            {"sport": r["sport"], "accesses": r["accesses"], "rank": r["rank"]})
+    for key in listed:
+        listed[key].sort(key=lambda x: (-x["accesses"], x["sport"]))
+    return listed, totals
+
+
+def sport_profile(ctx: Any, params: Params = Params()) -> pa.Table:
+    """Accesses by source port for each chosen destination port.
+
+    Read from the ``sports`` rollup when it answers exactly (:mod:`teiten.analyses.summary`),
+    else from the raw packets of the chosen ports.
+    """
+    chosen = _chosen_ports(ctx, params)
     rows: list[dict[str, Any]] = []
     if chosen:
-        t = ctx.covered_only(t)
-        g = t.group_by(["proto", "port", "sport"]).aggregate(accesses=ibis._.count())
-        by_port = [g.proto, g.port]
-        g = g.mutate(
-            total=g.accesses.sum().over(ibis.window(group_by=by_port)),
-            rank=(ibis.rank().over(ibis.window(group_by=by_port,
-                                               order_by=ibis.desc(g.accesses))) + 1
-                  ).cast("int32"),
-            row=ibis.row_number().over(ibis.window(
-                group_by=by_port, order_by=[ibis.desc(g.accesses), g.sport])),
-        )
-        tab = execute(g.filter(g.row < params.top_sports))
-        totals: dict[tuple[int, int], int] = {}
-        shown: dict[tuple[int, int], int] = {}
-        listed: dict[tuple[int, int], list[dict[str, Any]]] = {}
-        for r in tab.to_pylist():
-            key = (r["proto"], r["port"])
-            totals[key] = r["total"]
-            shown[key] = shown.get(key, 0) + r["accesses"]
-            listed.setdefault(key, []).append(
-                {"proto": key[0], "port": key[1], "sport": r["sport"], "accesses": r["accesses"],
-                 "share": r["accesses"] / r["total"], "rank": r["rank"]})
+        got = _from_rollups(ctx, chosen, params)
+        listed, totals = got if got is not None else _from_packets(ctx, chosen, params)
         for key in chosen:
-            items = sorted(listed.get(key, []), key=lambda x: (-x["accesses"], x["sport"]))
-            rows.extend(items)
-            rest = totals.get(key, 0) - shown.get(key, 0)
+            total = totals.get(key, 0)
+            shown = 0
+            for r in listed.get(key, []):
+                shown += r["accesses"]
+                rows.append({"proto": key[0], "port": key[1], "sport": r["sport"],
+                             "accesses": r["accesses"], "share": r["accesses"] / total,
+                             "rank": r["rank"]})
+            rest = total - shown
             if rest:
                 rows.append({"proto": key[0], "port": key[1], "sport": None, "accesses": rest,
-                             "share": rest / totals[key], "rank": None})
+                             "share": rest / total, "rank": None})
     base = pa.schema([fl for fl in SCHEMA if fl.name != "label"])
     out = add_port_label(pa.Table.from_pylist(rows, schema=base))
     return finish(out, SCHEMA, params)

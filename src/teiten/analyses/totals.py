@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-from teiten.analyses._common import execute, f, measures
+from teiten.analyses._common import execute, f
 from teiten.analyses.base import Analysis, finish
 
 NAME: Final = "totals"
@@ -53,7 +53,7 @@ def totals(ctx: Any, params: Params = Params()) -> pa.Table:
     >>> totals(ctx).column("accesses").to_pylist()
     [0]
     """
-    m = execute(measures(ctx.units, [])).to_pylist()[0]
+    m = execute(ctx.by([], distinct=True)).to_pylist()[0]
     acc = int(m["accesses"] or 0)
     src = int(m["source_count"] or 0)
     p = ctx.period

@@ -147,8 +147,15 @@ class Store:
         atomic_write_parquet(table, path)
         return path
 
-    def read_table(self, name: str) -> pa.Table | None:
-        """Read a named table with its partition columns, or None when it was never written."""
+    def read_table(self, name: str, *, filter: Any = None,
+                   columns: list[str] | None = None) -> pa.Table | None:
+        """Read a named table with its partition columns, or None when it was never written.
+
+        ``filter`` — an optional ``pyarrow.compute.Expression`` on the table's columns,
+        partition columns included (``pc.field("grouping") == "port"``): partitions that cannot
+        match are not opened, and Parquet row-group statistics prune the rest. ``columns`` —
+        read only these columns (partition columns included by name).
+        """
         d = self.root / "tables" / _check_name("table", name)
         files = sorted(str(p) for p in d.rglob("part.parquet")) if d.exists() else []
         if not files:
@@ -157,7 +164,7 @@ class Store:
 
         dataset = ds.dataset(files, format="parquet", partitioning="hive",
                              partition_base_dir=str(d))
-        return dataset.to_table()
+        return dataset.to_table(filter=filter, columns=columns)
 
     def write_result(self, analysis: str, period: str, table: pa.Table,
                      meta: dict[str, Any] | None = None) -> Path:
