@@ -22,6 +22,9 @@ from teiten.core.periods import Period
 #: Number of IPv4 addresses: the extrapolation factor is ``IPV4_SPACE / monitored``.
 IPV4_SPACE: Final = 2**32
 NS: Final = 1_000_000_000
+#: Flag bit of IPv6 keys in the detections' 64-bit (address, protocol) keys: IPv4 keys are
+#: ``address << 8 | protocol`` (< 2^40), IPv6 ones ``V6_KEY | index << 8 | protocol``.
+V6_KEY: Final = np.uint64(1 << 62)
 #: A timestamp parameter in SQL, typed like the packet table's ``ts`` column.
 TS: Final = "?::TIMESTAMPTZ_NS"
 

@@ -61,6 +61,7 @@ from teiten.core.periods import Period
 from teiten.detections._common import (
     IPV4_SPACE,
     NS,
+    V6_KEY,
     PacketSource,
     Sessions,
     check_schema,
@@ -170,10 +171,6 @@ def _probe_sql(p: str = "") -> str:
     )
 
 
-#: Flag bit of IPv6 source keys (IPv4 keys are ``src << 8 | proto`` < 2^40).
-_V6: Final = np.uint64(1 << 62)
-
-
 def _scaled(threshold: int, share: float, n: int) -> int:
     return max(2, min(threshold, math.ceil(share * n)))
 
@@ -266,7 +263,7 @@ def _probes(packets: PacketSource, period: Period | None) -> tuple[
     src6 = pc.dictionary_encode(t6.column("src6")).combine_chunks()
     dst6 = pc.dictionary_encode(t6.column("dst6")).combine_chunks()
     idx6 = np.asarray(src6.indices.to_numpy(), dtype=np.uint64)
-    key6 = _V6 | (idx6 << np.uint64(8)) | num(t6, "proto").astype(np.uint64)
+    key6 = V6_KEY | (idx6 << np.uint64(8)) | num(t6, "proto").astype(np.uint64)
     cols = {c: np.r_[cols[c], num(t6, c)] for c in names} | {
         "dst": np.r_[cols["dst"], IPV4_SPACE + np.asarray(dst6.indices.to_numpy(), np.int64)]}
     return cols, np.r_[key4, key6], src6.dictionary
@@ -374,7 +371,7 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
     else:
         n6, h6 = 0, h4
     ids, uniq = dense_ids(keys)
-    n_addr = np.where((uniq & _V6) != 0, max(n6, 1), n_mon)
+    n_addr = np.where((uniq & V6_KEY) != 0, max(n6, 1), n_mon)
     sess = _campaigns(ids, cols, n_addr, params, min(h4, h6, params.min_ports))
     if len(sess) == 0:
         return SCHEMA.empty_table()
@@ -383,7 +380,7 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
     n_s = len(sess)
     first, last = sess.bounds[:-1], sess.bounds[1:] - 1
     skey = uniq[sess.group]
-    v6 = (skey & _V6) != 0
+    v6 = (skey & V6_KEY) != 0
     h = np.where(v6, h6, h4)
 
     n_dst, n_ports, dst_per_port, ports_per_dst = _campaign_counts(sid, dst, port, n_s)
