@@ -136,3 +136,15 @@ def test_ipv6_thresholds_scale_with_the_addresses_probed() -> None:
     r = scans.detect(capture([probe(i) for i in range(24)] + more, np.arange(64) * 1.0), None)
     assert r.column("src_ip").to_pylist() == [str(other)]
     assert r.column("monitored_addresses").to_pylist() == [64]
+
+
+def test_ipv6_source_gets_a_tool_verdict() -> None:
+    from teiten.detections import tools
+
+    t = capture([probe(i) for i in range(10)], np.arange(10) * 1.0)
+    labels = pa.array(["masscan"] * 9 + [None], pa.string()).dictionary_encode()
+    t = t.set_column(t.schema.get_field_index("tool"), "tool",
+                     labels.cast(PACKET_SCHEMA.field("tool").type))  # fmt: skip
+    r = tools.detect(t, None).to_pylist()
+    assert [(x["src_ip"], x["tool"], x["tool_packets"], x["packets"], x["ip_version"])
+            for x in r] == [(str(SCANNER), "masscan", 9, 10, 6)]  # fmt: skip

@@ -19,7 +19,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +28,7 @@ from teiten.core.periods import Period
 from teiten.detections._common import (
     PacketSource,
     check_schema,
+    ip6_text,
     ip_text,
     period_where,
     query,
@@ -55,7 +56,7 @@ class Params:
     min_packets: int = 1
 
 
-#: One row per source with at least one fingerprinted packet.
+#: One row per source (IPv4 or IPv6) with at least one fingerprinted packet.
 SCHEMA: Final[pa.Schema] = schema([
     ("src", pa.uint32(), "source address"),
     ("src_ip", pa.string(), "source address as text"),
@@ -67,7 +68,34 @@ SCHEMA: Final[pa.Schema] = schema([
     ("candidate", pa.string(), "the most frequent fingerprint, verdict or not"),
     ("runner_up", pa.string(), "the second most frequent fingerprint (null if none)"),
     ("runner_up_packets", pa.int64(), "its packet count"),
+    ("ip_version", pa.uint8(), "4 or 6"),
 ])  # fmt: skip
+
+
+def _counts(packets: PacketSource, where: str, args: list[Any], version: int) -> pa.Table:
+    """Per source of IP version ``version`` with a fingerprinted packet: all its packets, the
+    most frequent fingerprint and the runner-up with their counts."""
+    col = "src" if version == 4 else "src6"
+    return query(
+        packets,
+        f"""WITH per AS (
+              SELECT {col} AS s, tool::VARCHAR AS tool, count(*) AS n FROM packets
+              WHERE {where} AND ip_version = {version} GROUP BY ALL),
+            tot AS (SELECT s, sum(n)::BIGINT AS packets FROM per GROUP BY s
+                    HAVING count(tool) > 0),
+            ranked AS (
+              SELECT s, tool, n, row_number() OVER (PARTITION BY s ORDER BY n DESC, tool)
+                AS r FROM per WHERE tool IS NOT NULL)
+            SELECT {"tot.s" if version == 4 else "NULL::UINTEGER"} AS src,
+                   {"NULL::BLOB" if version == 4 else "tot.s"} AS src6,
+                   {version}::UTINYINT AS ip_version, tot.packets,
+                   a.tool AS candidate, a.n::BIGINT AS tool_packets,
+                   b.tool AS runner_up, b.n::BIGINT AS runner_up_packets
+            FROM tot JOIN ranked a ON a.s = tot.s AND a.r = 1
+            LEFT JOIN ranked b ON b.s = tot.s AND b.r = 2
+            ORDER BY tot.s""",
+        args,
+    )
 
 
 def detect(packets: PacketSource, period: Period | None, params: Params = Params()) -> pa.Table:
@@ -88,23 +116,8 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
         :data:`SCHEMA`, sorted by source.
     """
     where, args = period_where(period)
-    t = query(
-        packets,
-        f"""WITH per AS (
-              SELECT src, tool::VARCHAR AS tool, count(*) AS n FROM packets
-              WHERE {where} AND ip_version = 4 GROUP BY src, tool),
-            tot AS (SELECT src, sum(n)::BIGINT AS packets FROM per GROUP BY src
-                    HAVING count(tool) > 0),
-            ranked AS (
-              SELECT src, tool, n, row_number() OVER (PARTITION BY src ORDER BY n DESC, tool)
-                AS r FROM per WHERE tool IS NOT NULL)
-            SELECT tot.src, tot.packets, a.tool AS candidate, a.n::BIGINT AS tool_packets,
-                   b.tool AS runner_up, b.n::BIGINT AS runner_up_packets
-            FROM tot JOIN ranked a ON a.src = tot.src AND a.r = 1
-            LEFT JOIN ranked b ON b.src = tot.src AND b.r = 2
-            ORDER BY tot.src""",
-        args,
-    )
+    parts = [_counts(packets, where, args, version) for version in (4, 6)]
+    t = pa.concat_tables([p for p in parts if p.num_rows] or parts[:1])
     if t.num_rows == 0:
         return SCHEMA.empty_table()
     npk = np.asarray(t.column("packets").to_numpy(), dtype=np.int64)
@@ -113,9 +126,15 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
     ok = (share >= params.min_share) & (ntool >= params.min_packets)
     cand = t.column("candidate").to_pylist()
     tool = [c if k else None for c, k in zip(cand, ok.tolist(), strict=True)]
+    v6 = np.asarray(t.column("ip_version").to_numpy(), dtype=np.int64) == 6
+    text = ip_text(t.column("src"))
+    if v6.any():
+        for i, t6 in zip(np.flatnonzero(v6).tolist(), ip6_text(t.column("src6").filter(v6)),
+                         strict=True):  # fmt: skip
+            text[i] = t6
     out = pa.table({
         "src": t.column("src"),
-        "src_ip": ip_text(t.column("src")),
+        "src_ip": pa.array(text, pa.string()),
         "tool": pa.array(tool, pa.string()),
         "family": pa.array([FAMILY.get(x, x) if x else None for x in tool], pa.string()),
         "tool_packets": ntool,
@@ -124,5 +143,6 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
         "candidate": t.column("candidate"),
         "runner_up": t.column("runner_up"),
         "runner_up_packets": t.column("runner_up_packets"),
+        "ip_version": t.column("ip_version"),
     })  # fmt: skip
     return check_schema(out, SCHEMA)
