@@ -46,6 +46,8 @@ CORRUPT_COMPRESSED: Final = 17
 READ_ERROR: Final = 18
 BAD_IDB: Final = 19  # interface description too short: its interface decodes nothing
 BAD_SHB: Final = 20
+# framing: the record is lost (skipped)
+TIMESTAMP_OUT_OF_RANGE: Final = 21  # pcapng time past what nanoseconds since 1970 hold (2262)
 
 REASONS: Final[tuple[str, ...]] = (
     "ok",
@@ -69,12 +71,13 @@ REASONS: Final[tuple[str, ...]] = (
     "read-error",
     "bad-interface-description",
     "bad-section-header",
+    "timestamp-out-of-range",
 )
 
 #: Codes whose record produces no row.
 SKIPPING: Final = frozenset(
     {TRUNCATED_RECORD, NO_INTERFACE, BAD_CAPLEN, NON_IP, UNKNOWN_LINKTYPE, TRUNCATED_L2,
-     BAD_IP_HEADER, TRUNCATED_IP_HEADER}
+     BAD_IP_HEADER, TRUNCATED_IP_HEADER, TIMESTAMP_OUT_OF_RANGE}
 )
 #: Codes that are counted but are not damage (``--strict`` ignores them).
 BENIGN: Final = frozenset({NON_IP})

@@ -29,6 +29,9 @@ MAX_BLOCK: Final = 16 << 20
 RESYNC_WINDOW_S: Final = 30 * 86400
 #: Timestamp of records that carry none (pcapng simple packet blocks): null in the output.
 TS_NONE: Final = np.iinfo(np.int64).min
+#: Largest int64, and the most whole seconds a nanosecond int64 timestamp holds (year 2262).
+INT64_MAX: Final = np.iinfo(np.int64).max
+MAX_SECONDS: Final = INT64_MAX // 1_000_000_000 - 1
 
 # status returned by the kernels
 NEED_MORE: Final = 0  # buffer exhausted (at end of input: done)
@@ -293,7 +296,11 @@ def frame_pcapng(  # type: ignore[no-untyped-def]
                         g = if_base + iid
                         u = (rd32(buf, p + 12, be) << 32) | rd32(buf, p + 16, be)
                         sh = if_shift[g]
-                        if sh < 0:
+                        if u < 0 or (
+                            u > INT64_MAX // if_mul[g] if sh < 0 else (u >> sh) > MAX_SECONDS
+                        ):
+                            code = d.TIMESTAMP_OUT_OF_RANGE  # after the year 2262
+                        elif sh < 0:
                             ts = u * if_mul[g] // if_div[g]
                         elif sh <= 30:
                             mask = (np.int64(1) << sh) - 1
@@ -303,7 +310,11 @@ def frame_pcapng(  # type: ignore[no-untyped-def]
                             ts = (u >> sh) * 1_000_000_000 + np.int64(
                                 np.float64(u & mask) * (1e9 / 2.0**sh)
                             )
-                        ts += if_off[g]
+                        if code == d.OK:
+                            if if_off[g] > 0 and ts > INT64_MAX - if_off[g]:
+                                code = d.TIMESTAMP_OUT_OF_RANGE
+                            else:
+                                ts += if_off[g]
             if code != d.OK:
                 d_off[nd] = p
                 d_no[nd] = rec_no

@@ -69,6 +69,8 @@ _PCAP_MAGIC: Final = {  # first four bytes -> (big-endian, nanosecond)
     b"\xa1\xb2\x3c\x4d": (True, True),
 }
 _SHB_MAGIC: Final = b"\x0a\x0d\x0d\x0a"
+#: pcapng section versions read, as libpcap: 1.0, and 1.2 (written by some old writers).
+_PCAPNG_VERSIONS: Final = frozenset({(1, 0), (1, 2)})
 _OPT_IF_NAME: Final = 2
 _OPT_IF_TSRESOL: Final = 9
 _OPT_IF_TSOFFSET: Final = 14
@@ -245,6 +247,9 @@ class CaptureReader:
             self._end += got
             self.bytes_read += got
 
+    def _u16(self, p: int) -> int:
+        return int(struct.unpack_from(">H" if self._be else "<H", self._buf.data, p)[0])
+
     def _u32(self, p: int) -> int:
         return int(struct.unpack_from(">I" if self._be else "<I", self._buf.data, p)[0])
 
@@ -261,6 +266,11 @@ class CaptureReader:
                 raise CaptureFormatError(f"{self.name}: pcap file header cut short")
             self._be, ns = _PCAP_MAGIC[magic]
             self.format = "pcap"
+            major, minor = self._u16(4), self._u16(6)
+            if major != 2:  # as libpcap and tshark: 2.x only (1.x files predate 1996)
+                raise CaptureFormatError(
+                    f"{self.name}: unsupported pcap format version {major}.{minor}"
+                )
             snaplen = self._u32(16)
             linktype = self._u32(20) & 0xFFFF
             self._frac_mul = 1 if ns else 1000
@@ -275,6 +285,12 @@ class CaptureReader:
             if self._end < 28 or bytes(self._buf[8:12]) not in (b"\x1a\x2b\x3c\x4d",
                                                                 b"\x4d\x3c\x2b\x1a"):
                 raise CaptureFormatError(f"{self.name}: pcapng section header is unreadable")
+            fmt = ">" if bytes(self._buf[8:12]) == b"\x1a\x2b\x3c\x4d" else "<"
+            major, minor = struct.unpack(fmt + "HH", bytes(self._buf[12:16]))
+            if (major, minor) not in _PCAPNG_VERSIONS:
+                raise CaptureFormatError(
+                    f"{self.name}: unsupported pcapng format version {major}.{minor}"
+                )
             self._rebuild_interfaces()
             self._special()
             if self._section < 0:
