@@ -1,23 +1,28 @@
 """Simulator benchmark (issue 3): packets written per second, vs a naive dpkt writer.
 
-Run: ``.venv/bin/python bench/bench_simulate.py [--packets 100000000] [--keep DIR]``
+Run: ``taskset -c 0 .venv/bin/python bench/bench_simulate.py [--packets 100000000] [--memory]``
 
 - ``teiten simulate`` on the telescope preset, its block widened and its volume scaled so the
   world holds about ``--packets`` packets (default 3 million; the issue's full size is 100
-  million). Reports packets/s and MB/s of pcap written, whole run (planning, generation,
-  encoding, writing, truth).
+  million), in a child process: packets per CPU-second (user + system) and per wall second,
+  MB of pcap per CPU-second, and the child's peak RSS. The whole run is timed: planning,
+  generation, encoding, writing, truth.
 - The same kind of packets written by a naive per-packet dpkt writer (build Ethernet/IP/TCP
   objects, let dpkt compute checksums, ``dpkt.pcap.Writer``) on a 50,000-packet sample, and the
   ratio.
-- Peak RSS of the simulator process (memory is bounded by the chunk size).
+- ``--memory``: peak RSS of longer periods, each in its own child process: a /16 telescope over
+  ``--days`` days (default 7, 2 million packets a day) and a month of the ``npa`` preset at
+  scale 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,21 +45,41 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run_simulator(packets: int, out: Path, seed: int) -> tuple[int, float, float, int]:
-    """Simulate ~``packets`` packets; returns (packets, wall s, CPU s, bytes written)."""
-    sc = load_scenario("telescope")
-    prefix = 16 if packets >= 20_000_000 else 18 if packets >= 3_000_000 else 20
-    sc = replace(sc, sensors=replace(sc.sensors, block=f"100.127.0.0/{prefix}"))
-    naddr = 2 ** (32 - prefix)
-    days = max(1, int(np.ceil(packets / (naddr * _RATE_PER_ADDRESS_DAY))))
-    scale = packets / (naddr * _RATE_PER_ADDRESS_DAY * days)
+def child(args: argparse.Namespace) -> None:
+    """Run one simulation in this (child) process; print its figures as JSON."""
     start = datetime(2026, 10, 1, tzinfo=UTC)
-    t, c = time.perf_counter(), _cpu()
-    s = simulate(sc, start, start + timedelta(days=days), out, Params(seed=seed, scale=scale),
-                 force=True)
-    elapsed, cpu = time.perf_counter() - t, _cpu() - c
-    size = sum(p.stat().st_size for p in (out / "captures").rglob("*.pcap"))
-    return s.packets, elapsed, cpu, size
+    if args.child == "npa":
+        sc = load_scenario("npa")
+        days = args.days or 31
+        scale = 1.0
+    else:
+        sc = load_scenario("telescope")
+        sc = replace(sc, sensors=replace(sc.sensors, block=f"100.127.0.0/{args.prefix}"))
+        naddr = 2 ** (32 - args.prefix)
+        days = args.days or max(1, int(np.ceil(args.packets / (naddr * _RATE_PER_ADDRESS_DAY))))
+        scale = args.packets / (naddr * _RATE_PER_ADDRESS_DAY * days)
+    end = start + timedelta(days=days)
+    t = time.perf_counter()
+    s = simulate(sc, start, end, args.out, Params(seed=args.seed, scale=scale), force=True)
+    elapsed = time.perf_counter() - t
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    size = sum(p.stat().st_size for p in (args.out / "captures").rglob("*.pcap"))
+    print(json.dumps({"packets": s.packets, "wall": elapsed, "user": r.ru_utime,
+                      "sys": r.ru_stime, "rss_mb": r.ru_maxrss / 1024, "bytes": size,
+                      "days": days, "scale": scale}))
+
+
+def run_child(kind: str, out: Path, seed: int, packets: int = 0, days: int = 0,
+              prefix: int = 16) -> dict[str, float]:
+    """Run :func:`child` in a fresh interpreter (its own CPU time and peak RSS).
+
+    The child's CPU time includes the interpreter start and imports (about a second).
+    """
+    cmd = [sys.executable, __file__, "--child", kind, "--out", str(out), "--seed", str(seed),
+           "--packets", str(packets), "--days", str(days), "--prefix", str(prefix)]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    res: dict[str, float] = json.loads(r.stdout.strip().splitlines()[-1])
+    return res
 
 
 def run_dpkt(n: int, out: Path, seed: int) -> tuple[float, float]:
@@ -86,24 +111,46 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=50_000, help="dpkt sample size")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, help="write the world here and keep it")
+    ap.add_argument("--memory", action="store_true",
+                    help="also peak RSS of a /16 over --days days and of an npa month")
+    ap.add_argument("--days", type=int, default=0, help="days of the --memory telescope (7)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--prefix", type=int, default=16, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        child(args)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="bench-sim-"))
     out = args.keep or tmp / "world"
+    prefix = 16 if args.packets >= 20_000_000 else 18 if args.packets >= 3_000_000 else 20
     try:
-        n, secs, cpu, size = run_simulator(args.packets, out, args.seed)
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        r = run_child("telescope", out, args.seed, packets=args.packets, prefix=prefix)
+        mem = []
+        if args.memory:
+            days = args.days or 7
+            for kind, n, d in (("telescope", days * 2_000_000, days), ("npa", 0, 31)):
+                shutil.rmtree(out, ignore_errors=True)
+                mem.append((kind, run_child(kind, out, args.seed, packets=n, days=d)))
         d_secs, d_cpu = run_dpkt(args.sample, tmp / "dpkt.pcap", args.seed)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+    n, cpu = int(r["packets"]), r["user"] + r["sys"]
     print(f"load average    : {os.getloadavg()[0]:.1f} (wall-clock rates suffer on a busy machine;"
           " CPU rates less)")
-    print(f"teiten simulate : {n:>12,} packets, wall {secs:7.1f} s = {n / secs:>11,.0f} packets/s,"
-          f" CPU {cpu:7.1f} s = {n / cpu:>11,.0f} packets/s ({size / cpu / 1e6:,.0f} MB/CPU-s of"
-          f" pcap), peak RSS {rss_mb:,.0f} MB")
-    print(f"dpkt per packet : {args.sample:>12,} packets, wall {d_secs:7.1f} s = "
-          f"{args.sample / d_secs:>11,.0f} packets/s, CPU {d_cpu:7.1f} s = "
-          f"{args.sample / d_cpu:>11,.0f} packets/s")
+    print(f"teiten simulate : {n:>12,} packets (/{prefix}, {int(r['days'])} days), wall "
+          f"{r['wall']:6.1f} s = {n / r['wall']:>10,.0f} packets/s; CPU {cpu:6.1f} s "
+          f"(user {r['user']:.1f} + sys {r['sys']:.1f}) = {n / cpu:>10,.0f} packets/s "
+          f"({r['bytes'] / cpu / 1e6:,.0f} MB/CPU-s of pcap); peak RSS {r['rss_mb']:,.0f} MB")
+    for kind, m in mem:
+        what = (f"/16 telescope, {int(m['days'])} days" if kind == "telescope"
+                else f"npa, {int(m['days'])} days at scale 1")
+        print(f"memory          : {what}: {int(m['packets']):,} packets, peak RSS "
+              f"{m['rss_mb']:,.0f} MB, CPU {m['user'] + m['sys']:.1f} s")
+    print(f"dpkt per packet : {args.sample:>12,} packets, wall {d_secs:6.1f} s = "
+          f"{args.sample / d_secs:>10,.0f} packets/s, CPU {d_cpu:6.1f} s = "
+          f"{args.sample / d_cpu:>10,.0f} packets/s")
     print(f"ratio (CPU)     : {(n / cpu) / (args.sample / d_cpu):,.1f}x")
 
 

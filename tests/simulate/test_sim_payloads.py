@@ -126,3 +126,10 @@ def test_passive_only_world_writes_no_records(tmp_path: Path) -> None:
     assert summary.payload_records == 0
     assert not (tmp_path / "payloads").exists()
     assert np.all([v >= 0 for v in summary.per_sensor.values()])
+
+
+def test_truth_json_sums_the_records(world_dir: Path) -> None:
+    doc = json.loads((world_dir / "truth.json").read_text(encoding="utf-8"))
+    t = _records(world_dir)
+    assert doc["payload_records"]["records"] == t.num_rows
+    assert sum(doc["payload_records"]["by_classification"].values()) == t.num_rows

@@ -42,7 +42,7 @@ PAY_WINDOWS_PING: Final = 5
 
 _IP_DF: Final = 0x4000
 _TH_SYN: Final = 0x02
-_NS_THIRD: Final = 1_000_000_000 // 3
+_PER_NS: Final = 3e-9  # Windows IP ID counter: about three packets a second
 
 U64 = npt.NDArray[np.uint64]
 F64 = npt.NDArray[np.float64]
@@ -141,7 +141,7 @@ def fill_rate(
     check_valid: bool, w_off: I64, w_lo: I64, w_hi: I64, world_start: int,
     o_ts: I64, o_src: Any, o_dst: Any, o_proto: Any, o_sport: Any, o_dport: Any, o_flags: Any,
     o_seq: Any, o_win: Any, o_ttl: Any, o_ipid: Any, o_frag: Any, o_itype: Any, o_iid: Any,
-    o_iseq: Any, o_opt: Any, o_pay: Any, o_row: I64, o_actor: I32, seg_out: I64,
+    o_iseq: Any, o_opt: Any, o_pay: Any, o_row: I32, o_actor: I32, seg_out: I64,
     act_packets: I64, act_first: I64, act_last: I64, per_act_sensor: I64,
 ) -> int:  # pragma: no cover - compiled
     """Generate every rate packet of a chunk; returns how many were written to ``o_*``.
@@ -207,7 +207,9 @@ def fill_rate(
             sport: Any = fixed if fixed != 0 else eph
             rid = np.int64((x4 >> np.uint64(32)) & np.uint64(0xFFFF))
             if tab[sc, T_COUNTER]:
-                ip_id = (np.int64(tab[sc, T_IPID]) + (ts - world_start) // _NS_THIRD) & 0xFFFF
+                # + 3 a second (float multiply: a 64-bit division costs as much as the rest)
+                ip_id = (np.int64(tab[sc, T_IPID])
+                         + np.int64(np.float64(ts - world_start) * _PER_NS)) & 0xFFFF
             else:
                 ip_id = rid
             frag = _IP_DF if tab[sc, T_DF] else 0
@@ -285,20 +287,26 @@ def fill_rate(
 
 
 @numba.njit(cache=True, nogil=True)
-def from_templates(codes: Any, t_data: Any, t_off: I64, ts_at: I64,
-                   ts: I64) -> tuple[Any, I64]:  # pragma: no cover - compiled
+def from_templates(codes: Any, t_data: Any, t_off: I64, ts_at: I64, ts: I64, tail_data: Any,
+                   tail_off: I64) -> tuple[Any, I64]:  # pragma: no cover - compiled
     """Ragged bytes: template ``codes[i]`` (-1 = nothing) per item, TCP timestamps patched.
 
     When ``ts_at[code] >= 0`` the 4 bytes there get TSval = capture time in ms (mod 2**32).
-    Returns ``(data, offsets)``.
+    The items of a second ragged array (``tail_data``/``tail_off``) follow. Returns
+    ``(data, offsets)``.
     """
     n = len(codes)
-    offsets = np.empty(n + 1, np.int64)
+    n_tail = len(tail_off) - 1
+    offsets = np.empty(n + n_tail + 1, np.int64)
     offsets[0] = 0
     for i in range(n):
         t = codes[i]
         offsets[i + 1] = offsets[i] + (t_off[t + 1] - t_off[t] if t >= 0 else 0)
-    out = np.empty(offsets[n], np.uint8)
+    for i in range(n_tail):
+        offsets[n + i + 1] = offsets[n + i] + tail_off[i + 1] - tail_off[i]
+    out = np.empty(offsets[n + n_tail], np.uint8)
+    if n_tail:
+        out[offsets[n]:] = tail_data[tail_off[0]: tail_off[n_tail]]
     for i in range(n):
         t = codes[i]
         if t < 0:

@@ -11,7 +11,7 @@ reach * country share * diurnal profile * ramp * active``, exactly as planned in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +43,11 @@ def _table(items: list[bytes]) -> tuple[U8, I64]:
     return np.frombuffer(b"".join(items) or b"\0", np.uint8).copy(), off
 
 
+#: The fixed-size columns of :class:`PacketColumns`.
+_FIELDS: Final = ("src", "dst", "proto", "sport", "dport", "flags", "seq", "ack", "win", "ttl",
+                  "ip_id", "ip_frag", "icmp_type", "icmp_code", "icmp_id", "icmp_seq")
+
+
 class Tally(Protocol):
     """Truth accumulators the kernel adds to (one slot per actor / per source row)."""
 
@@ -56,12 +61,13 @@ class Tally(Protocol):
 class RateChunk:
     """The rate packets of one chunk (sorted by sensor, then time)."""
 
-    ts: I64
-    cols: PacketColumns
-    row: I64  # source-table row of each packet
-    actor: I32  # actor id of each packet
-    bounds: I64  # packets of sensor i are [bounds[i], bounds[i + 1])
+    ts: I64  # rate packets, then the tail's
+    cols: PacketColumns  # rate packets, then the tail's
+    row: I32  # source-table row of each packet (tail: meaningless)
+    actor: I32  # actor id of each packet (tail: meaningless)
+    bounds: I64  # rate packets of sensor i are [bounds[i], bounds[i + 1])
     per_actor_sensor: I64  # (actors, sensors) packets written
+    n_rate: int  # rate packets (the tail follows)
 
 
 class RateStream:
@@ -198,10 +204,13 @@ class RateStream:
         return lam
 
     # ------------------------------------------------------------------------------ chunk
-    def chunk(self, t0: int, t1: int, rng: np.random.Generator, acc: Tally) -> RateChunk | None:
+    def chunk(self, t0: int, t1: int, rng: np.random.Generator, acc: Tally,
+              tail: tuple[I64, PacketColumns] | None = None) -> RateChunk | None:
         """The rate packets of ``[t0, t1)`` (None when there are no rate populations).
 
         ``acc`` receives packets, first and last time per actor and packets per source.
+        ``tail`` (times, columns) — the chunk's event packets — is appended after the rate
+        packets in the same arrays, so they can be written together without another copy.
         """
         w = self.w
         n_s = len(w.sensors)
@@ -230,13 +239,14 @@ class RateStream:
         K.alias_rows(weights, g_prob, g_alias)
         expo = rng.standard_exponential(total + len(seg_n))
         raw = rng.bit_generator.random_raw(total)
-        o: dict[str, Any] = {name: np.empty(total, dt) for name, dt in (
+        n_tail = len(tail[0]) if tail is not None else 0
+        o: dict[str, Any] = {name: np.empty(total + n_tail, dt) for name, dt in (
             ("ts", np.int64), ("src", np.uint32), ("dst", np.uint32), ("proto", np.uint8),
             ("sport", np.uint16), ("dport", np.uint16), ("flags", np.uint8),
             ("seq", np.uint32), ("win", np.uint16), ("ttl", np.uint8), ("ip_id", np.uint16),
             ("ip_frag", np.uint16), ("icmp_type", np.uint8), ("icmp_id", np.uint16),
-            ("icmp_seq", np.uint16), ("opt", np.int8), ("pay", np.int8), ("row", np.int64),
-            ("actor", np.int32))}
+            ("icmp_seq", np.uint16), ("opt", np.int8), ("pay", np.int8), ("row", np.int32),
+            ("actor", np.int32), ("ack", np.uint32), ("icmp_code", np.uint8))}
         seg_out = np.zeros(len(seg_n) + 1, np.int64)
         per_as = np.zeros((self.n_act, n_s), np.int64)
         n = K.fill_rate(
@@ -253,25 +263,30 @@ class RateStream:
         counted = self.tab[:, K.T_COUNT]
         acc.per_source[self.src_rows] += counted
         counted[:] = 0
-        if n < total:
-            o = {k: v[:n] for k, v in o.items()}
+        m = n + n_tail
+        o["ack"][:n] = 0
+        o["icmp_code"][:n] = 0
+        tail_opts = tail_pay = Ragged.empty(0)
+        if tail is not None:
+            o["ts"][n:m] = tail[0]
+            for name in _FIELDS:
+                o[name][n:m] = getattr(tail[1], name)
+            tail_opts, tail_pay = tail[1].tcp_options, tail[1].payload
+        o = {k: v[:m] for k, v in o.items()}
         ts = o["ts"]
-        opts = self._ragged(o["opt"], self.opt_data, self.opt_off, self.opt_ts_at, ts)
-        pay = self._ragged(o["pay"], self.pay_data, self.pay_off, self.pay_ts_at, ts)
-        zeros8 = np.zeros(n, np.uint8)
-        cols = PacketColumns(
-            src=o["src"], dst=o["dst"], proto=o["proto"], sport=o["sport"], dport=o["dport"],
-            flags=o["flags"], seq=o["seq"], ack=np.zeros(n, np.uint32), win=o["win"],
-            ttl=o["ttl"], ip_id=o["ip_id"], ip_frag=o["ip_frag"], icmp_type=o["icmp_type"],
-            icmp_code=zeros8, icmp_id=o["icmp_id"], icmp_seq=o["icmp_seq"],
-            tcp_options=opts, payload=pay)
+        opts = self._ragged(o["opt"][:n], self.opt_data, self.opt_off, self.opt_ts_at, ts,
+                            tail_opts)
+        pay = self._ragged(o["pay"][:n], self.pay_data, self.pay_off, self.pay_ts_at, ts,
+                           tail_pay)
+        cols = PacketColumns(**{name: o[name] for name in _FIELDS}, tcp_options=opts,
+                             payload=pay)
         bounds = seg_out[np.arange(n_s + 1) * n_b]
-        return RateChunk(ts, cols, o["row"], o["actor"], bounds, per_as)
+        return RateChunk(ts, cols, o["row"], o["actor"], bounds, per_as, n)
 
     @staticmethod
-    def _ragged(codes: npt.NDArray[np.int8], data: U8, off: I64, ts_at: I64,
-                ts: I64) -> Ragged:
-        out, offsets = K.from_templates(codes, data, off, ts_at, ts)
+    def _ragged(codes: npt.NDArray[np.int8], data: U8, off: I64, ts_at: I64, ts: I64,
+                tail: Ragged) -> Ragged:
+        out, offsets = K.from_templates(codes, data, off, ts_at, ts, tail.data, tail.offsets)
         return Ragged(out, offsets)
 
 

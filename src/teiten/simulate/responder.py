@@ -116,6 +116,7 @@ class Responder:
         self.day: int | None = None
         self.records = 0
         self.files = 0
+        self.per_template = np.zeros(len(fp.TEMPLATES), np.int64)
         self._truth: pq.ParquetWriter | None = None
 
     def add(self, rate: RateChunk, t0: int) -> None:
@@ -140,7 +141,7 @@ class Responder:
         c = rate.cols
         actor = rate.actor[idx].astype(np.int64)
         dport = c.dport[idx].astype(np.int64)
-        row = rate.row[idx]
+        row = rate.row[idx].astype(np.int64)
         tmpl = self.choice.pick(actor, dport, row)
         h = _hash(idx.astype(np.int64) + t0 // NS * 1_000_003, self.seed)
         rtt_ms = 20 + (h % np.uint64(280)).astype(np.int64)  # accept after the handshake
@@ -201,6 +202,18 @@ class Responder:
         self._truth.write_table(truth)
         self.records += n
         self.files += 1
+        self.per_template += np.bincount(tmpl, minlength=len(self.per_template))
+
+    def summary(self) -> dict[str, object]:
+        """Records per classification and per template (for ``truth.json``)."""
+        by_proto: dict[str, int] = {}
+        for i, k in enumerate(self.per_template.tolist()):
+            if k:
+                by_proto[self.t_proto[i]] = by_proto.get(self.t_proto[i], 0) + k
+        return {"records": self.records, "segments": self.files,
+                "by_classification": dict(sorted(by_proto.items())),
+                "by_template": {fp.TEMPLATES[i].name: int(k)
+                                for i, k in enumerate(self.per_template.tolist()) if k}}
 
     def close(self) -> None:
         """Flush the last day and close the truth file."""

@@ -79,8 +79,9 @@ def _row(**kw: Any) -> dict[str, Any]:
     return {f.name: kw.get(f.name) for f in TRUTH_SCHEMA}
 
 
-def build_truth(world: World, acc: _Acc, params: Params, out: Path) -> None:
-    """Write the truth files for a finished run."""
+def build_truth(world: World, acc: _Acc, params: Params, out: Path,
+                payloads: dict[str, Any] | None = None) -> None:
+    """Write the truth files for a finished run (``payloads``: the responder's summary)."""
     rows: list[dict[str, Any]] = []
     S = world.sources
     naddr = world.n_addresses_at_start
@@ -154,11 +155,14 @@ def build_truth(world: World, acc: _Acc, params: Params, out: Path) -> None:
     doc = {
         "scenario": world.scenario.name, "seed": params.seed, "scale": params.scale,
         "period": {"start": _iso(world.start), "end": _iso(world.end)},
-        "format": params.fmt, "rotate": params.rotate, "monitored_addresses": naddr,
+        "format": params.fmt, "rotate": params.rotate, "compression": params.compression,
+        "monitored_addresses": naddr,
         "thresholds": {"min_packets": MIN_PACKETS, "min_duration_s": MIN_DURATION_S,
                        "min_ppm": MIN_PPM},
         "actors": [_json_row(r) for r in rows],
     }
+    if payloads is not None and payloads.get("records"):
+        doc["payload_records"] = payloads
     (out / "truth.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n",
                                     encoding="utf-8")
 
