@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from teiten.core.errors import InputError
 from teiten.ingest.enrich import EnrichContext
-from teiten.ingest.enrich.kernels import addr_slots, rehash_addrs
+from teiten.ingest.enrich.kernels import FREE, addr_slots, rehash_addrs
 
 
 def _v4_strings(addrs: npt.NDArray[np.uint32]) -> list[str]:
@@ -78,29 +78,39 @@ def _mmdb_lookup(path: Path) -> Callable[[Sequence[str]], list[str | None]]:
     return lookup
 
 
+#: Most IPv4 sources whose country is cached (emptied past this; the table then holds 8 Mi
+#: slots of 8 bytes, 64 MiB).
+MAX_CACHED = 1 << 21
+
+
 class _AddressTable:
-    """Every IPv4 source seen this run and its vocabulary index (a compiled hash table)."""
+    """IPv4 sources seen this run and their vocabulary indices (a compiled hash table).
+
+    A cache only: past :data:`MAX_CACHED` addresses it starts afresh, so its memory stays
+    bounded (8 bytes a slot, at most half the slots used) however many sources a run sees.
+    """
 
     def __init__(self, size: int = 1 << 16) -> None:
-        self.keys = np.zeros(size, np.uint64)
-        self.vals = np.full(size, -1, np.int32)
-        self.used = np.zeros(size, np.uint8)
+        self.keys = np.zeros(size, np.uint32)
+        self.vals = np.full(size, FREE, np.int32)
         self.count = 0
 
     def find(self, addrs: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int64],
                                                            npt.NDArray[np.int64]]:
         """Slots of ``addrs`` (inserting the unknown ones) and the slots inserted now."""
+        if self.count > MAX_CACHED:
+            self.vals.fill(FREE)
+            self.count = 0
         need = 2 * (self.count + len(addrs))
         if need > len(self.keys):
             size = 1 << (need - 1).bit_length()
-            keys = np.zeros(size, np.uint64)
-            vals = np.full(size, -1, np.int32)
-            used = np.zeros(size, np.uint8)
-            rehash_addrs(self.keys, self.vals, self.used, keys, vals, used)
-            self.keys, self.vals, self.used = keys, vals, used
+            keys = np.zeros(size, np.uint32)
+            vals = np.full(size, FREE, np.int32)
+            rehash_addrs(self.keys, self.vals, keys, vals)
+            self.keys, self.vals = keys, vals
         slots = np.empty(len(addrs), np.int64)
         fresh = np.empty(len(addrs), np.int64)
-        n_new = addr_slots(self.keys, self.vals, self.used, addrs, slots, fresh)
+        n_new = addr_slots(self.keys, self.vals, addrs, slots, fresh)
         self.count += n_new
         return slots, fresh[:n_new]
 
@@ -128,7 +138,7 @@ class CountryEnricher:
     def _v4(self, src: npt.NDArray[np.uint32]) -> npt.NDArray[np.int32]:
         slots, fresh = self._v4cache.find(src)
         if len(fresh):
-            new = self._v4cache.keys[fresh].astype(np.uint32)
+            new = self._v4cache.keys[fresh]
             self._v4cache.vals[fresh] = self._encode(self._lookup(_v4_strings(new)))
         return self._v4cache.vals[slots]
 

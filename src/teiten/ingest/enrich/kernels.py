@@ -246,14 +246,18 @@ def _unicornscan(  # type: ignore[no-untyped-def]
             out[cand[c]] = T_UNICORNSCAN
 
 
+#: Value of a free slot in an address table (a found but unresolved address holds -1).
+FREE: Final = -2
+
+
 @njit(cache=True, nogil=True)
-def addr_slots(keys, vals, used, addrs, slots, fresh):  # type: ignore[no-untyped-def]
-    """Find each of ``addrs`` in an open-addressing table (``keys``/``vals``/``used``, size a
-    power of two, at most half full), inserting the missing ones with value -1.
+def addr_slots(keys, vals, addrs, slots, fresh):  # type: ignore[no-untyped-def]
+    """Find each of ``addrs`` in an open-addressing table (``keys``, ``vals``; size a power of
+    two, at most half full; ``vals`` is :data:`FREE` in free slots), inserting the missing
+    ones with value -1.
 
     ``slots[i]`` receives the slot of ``addrs[i]``; the slots inserted now go to ``fresh`` (in
-    order of first sight). Returns how many were inserted. The caller keeps the table at most
-    half full (:func:`rehash_addrs`), so a free slot is always found.
+    order of first sight). Returns how many were inserted.
     """
     size = keys.shape[0]
     mask = size - 1
@@ -263,12 +267,11 @@ def addr_slots(keys, vals, used, addrs, slots, fresh):  # type: ignore[no-untype
     shift = np.uint64(64 - bits)
     n_new = 0
     for i in range(addrs.shape[0]):
-        a = np.uint64(addrs[i])
-        h = np.int64((a * _GOLDEN) >> shift)
-        while used[h] and keys[h] != a:
+        a = addrs[i]
+        h = np.int64((np.uint64(a) * _GOLDEN) >> shift)
+        while vals[h] != FREE and keys[h] != a:
             h = (h + 1) & mask
-        if not used[h]:
-            used[h] = 1
+        if vals[h] == FREE:
             keys[h] = a
             vals[h] = -1
             fresh[n_new] = h
@@ -278,7 +281,7 @@ def addr_slots(keys, vals, used, addrs, slots, fresh):  # type: ignore[no-untype
 
 
 @njit(cache=True, nogil=True)
-def rehash_addrs(keys, vals, used, new_keys, new_vals, new_used):  # type: ignore[no-untyped-def]
+def rehash_addrs(keys, vals, new_keys, new_vals):  # type: ignore[no-untyped-def]
     """Move every entry of one address table into a larger, empty one."""
     size = new_keys.shape[0]
     mask = size - 1
@@ -287,12 +290,11 @@ def rehash_addrs(keys, vals, used, new_keys, new_vals, new_used):  # type: ignor
         bits += 1
     shift = np.uint64(64 - bits)
     for s in range(keys.shape[0]):
-        if not used[s]:
+        if vals[s] == FREE:
             continue
         a = keys[s]
-        h = np.int64((a * _GOLDEN) >> shift)
-        while new_used[h]:
+        h = np.int64((np.uint64(a) * _GOLDEN) >> shift)
+        while new_vals[h] != FREE:
             h = (h + 1) & mask
-        new_used[h] = 1
         new_keys[h] = a
         new_vals[h] = vals[s]

@@ -1,0 +1,45 @@
+"""Country enricher: cached lookups give the database's answer, chunk after chunk."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import iptocc
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from teiten.ingest.enrich import EnrichContext
+from teiten.ingest.enrich import country as country_mod
+from teiten.ingest.enrich.country import CountryEnricher
+
+
+def _chunk(src: np.ndarray) -> pa.Table:
+    n = len(src)
+    return pa.table({"ip_version": pa.array(np.full(n, 4), pa.uint8()),
+                     "src": pa.array(src, pa.uint32()),
+                     "src6": pa.nulls(n, pa.binary(16))})  # fmt: skip
+
+
+def _expected(src: np.ndarray) -> list[str | None]:
+    return list(iptocc.country_code([str(ipaddress.IPv4Address(int(a))) for a in src]))
+
+
+@pytest.mark.parametrize("max_cached", [50, 1 << 21])
+def test_chunks_agree_with_the_database(monkeypatch: pytest.MonkeyPatch,
+                                        max_cached: int) -> None:
+    monkeypatch.setattr(country_mod, "MAX_CACHED", max_cached)
+    rng = np.random.default_rng(11)
+    pool = rng.integers(0x01000000, 0xDF000000, 3000, dtype=np.uint32)
+    enrich = CountryEnricher(EnrichContext())
+    for _ in range(6):  # repeated and new sources; the table grows (and, capped, empties)
+        src = pool[rng.integers(0, len(pool), 2500)]
+        assert enrich(_chunk(src)).to_pylist() == _expected(src)
+
+
+def test_cache_is_emptied_past_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(country_mod, "MAX_CACHED", 100)
+    enrich = CountryEnricher(EnrichContext())
+    enrich(_chunk(np.arange(0x08000000, 0x08000000 + 500, dtype=np.uint32)))
+    enrich(_chunk(np.array([0x08080808], np.uint32)))
+    assert enrich._v4cache.count == 1
