@@ -142,13 +142,6 @@ def sport_ports(cells: pa.Table) -> list[tuple[int, int]]:
     return list(zip(tab["proto"].to_pylist(), tab["port"].to_pylist(), strict=True))
 
 
-def _port_filter(t: Any, ports: list[tuple[int, int]]) -> Any:
-    cond = ibis.literal(False)
-    for proto, port in ports:
-        cond = cond | ((t.proto == proto) & (t.dport == port))
-    return cond
-
-
 def keep_sports(month_counts: pa.Table) -> tuple[pa.Table, pa.Table]:
     """Split month counts (proto, port, sport, n) into the kept (proto, port, sport) and the
     per-port bounds (:data:`SPORT_PORTS_SCHEMA`)."""
@@ -187,13 +180,16 @@ def sports(packets: Any, month: Any, cells: pa.Table) -> tuple[pa.Table, pa.Tabl
     if not ports:
         return SPORTS_SCHEMA.empty_table(), SPORT_PORTS_SCHEMA.empty_table()
     t = rollups.in_period(packets, month)
-    t = t.filter(_port_filter(t, ports))
-    counts = t.group_by(proto=t.proto, port=t.dport.cast("int32"),
-                        sport=t.sport.cast("int32")).aggregate(n=ibis._.count()).to_pyarrow()
-    kept, bounds = keep_sports(counts.filter(pc.is_valid(counts["sport"])))
-    k = ibis.memtable(kept)
+    t = t.filter(t.proto.isin([6, 17]) & t.dport.isin(sorted({q for _, q in ports})))
     t = t.mutate(port=t.dport.cast("int32"), sport=t.sport.cast("int32"))
-    t = t.semi_join(k, ["proto", "port", "sport"])
+    counts = t.group_by(["proto", "port", "sport"]).aggregate(n=ibis._.count()).to_pyarrow()
+    wanted = pa.table({"proto": pa.array([p for p, _ in ports], pa.uint8()),
+                       "port": pa.array([q for _, q in ports], pa.int32())})
+    counts = counts.join(wanted, ["proto", "port"], join_type="inner")
+    kept, bounds = keep_sports(counts.filter(pc.is_valid(counts["sport"])))
+    # the kept source ports are few: filter on them first, then on the exact triples
+    t = t.filter(t.sport.isin(sorted(set(kept["sport"].to_pylist()))))
+    t = t.semi_join(ibis.memtable(kept), ["proto", "port", "sport"])
     t = t.mutate(day=rollups.day_expr(rollups.epoch_seconds(t), month))
     rows = t.group_by(sensor=t.sensor.cast("string"), day=t.day, proto=t.proto, port=t.port,
                       sport=t.sport).aggregate(packets=ibis._.count())
