@@ -9,9 +9,12 @@ what the earlier ingest wrote.
 Examples
 --------
 >>> import tempfile, pathlib
->>> from teiten.capture.writer import demo_capture
+>>> import numpy as np
+>>> from teiten.capture.writer import CaptureWriter, PacketColumns
 >>> d = pathlib.Path(tempfile.mkdtemp())
->>> demo_capture(d / "a.pcap", packets=100, seed=1)
+>>> with CaptureWriter(d / "a.pcap") as w:
+...     w.write(1_790_812_800 * 10**9 + np.arange(100) * 10**9,
+...             PacketColumns.tcp_syn(src=np.arange(100) + 0x01020304, dst=0xCB007101, dport=23))
 >>> summary = ingest([d / "a.pcap"], d / "store", sensor="s1")
 >>> summary.packets
 100
