@@ -20,6 +20,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -123,9 +124,10 @@ def generate_store(root: Path, n: int, seed: int = 20261001) -> float:
     return time.perf_counter() - t0
 
 
-def run_teiten(root: Path) -> tuple[float, float, float, float, dict[str, int]]:
-    """(materialise wall, statistics wall, materialise CPU, statistics CPU, rows per result)."""
-    from teiten.analyses import compare_periods, context, names, parse_period, rollups, run
+def run_teiten(root: Path) -> tuple[float, float, float, float, dict[str, int], dict[str, float]]:
+    """(materialise wall, statistics wall, materialise CPU, statistics CPU, rows per result,
+    wall seconds per step of the statistics)."""
+    from teiten.analyses import analysis, compare_periods, context, names, parse_period, rollups
     from teiten.store import open_store
 
     store = open_store(root)
@@ -134,12 +136,20 @@ def run_teiten(root: Path) -> tuple[float, float, float, float, dict[str, int]]:
     for month in p.last(6):  # the trend needs them; empty months are cheap
         rollups.materialise(store, month)
     t1, c1 = time.perf_counter(), time.process_time()
+    steps: dict[str, float] = {}
     ctx = context.from_store(store, p)
-    res = run(ctx, names=names())
-    res["ports_compare"] = compare_periods(ctx, "ports")
-    res["countries_compare"] = compare_periods(ctx, "countries")
+    steps["context"] = time.perf_counter() - t1
+    res = {}
+    for name in names():
+        s0 = time.perf_counter()
+        res[name] = analysis(name)(ctx)
+        steps[name] = time.perf_counter() - s0
+    for name in ("ports", "countries"):
+        s0 = time.perf_counter()
+        res[f"{name}_compare"] = compare_periods(ctx, name)
+        steps[f"{name}_compare"] = time.perf_counter() - s0
     t2, c2 = time.perf_counter(), time.process_time()
-    return t1 - t0, t2 - t1, c1 - c0, c2 - c1, {k: v.num_rows for k, v in res.items()}
+    return (t1 - t0, t2 - t1, c1 - c0, c2 - c1, {k: v.num_rows for k, v in res.items()}, steps)
 
 
 NAIVE = {
@@ -200,14 +210,18 @@ def main() -> None:
         if root.exists():
             shutil.rmtree(root)
         gen = generate_store(root, n)
-        mat, stats, mat_cpu, stats_cpu, out = run_teiten(root)
+        load0 = os.getloadavg()[0]
+        mat, stats, mat_cpu, stats_cpu, out, steps = run_teiten(root)
         naive, naive_cpu = (float("nan"), float("nan")) if args.skip_naive else run_naive(root)
         rows.append((n, mat, stats, naive, mat_cpu, stats_cpu, naive_cpu))
         print(f"n={n:,}: generate {gen:.1f}s; teiten materialise {mat:.1f}s ({mat_cpu:.1f}s CPU), "
               f"all statistics {stats:.1f}s ({stats_cpu:.1f}s CPU; {len(out)} tables, "
               f"{out.get('ports', 0):,} port rows); naive SQL {naive:.1f}s ({naive_cpu:.1f}s "
               f"CPU); naive/teiten statistics {naive / stats:.1f}x wall, "
-              f"{naive_cpu / stats_cpu:.1f}x CPU", flush=True)
+              f"{naive_cpu / stats_cpu:.1f}x CPU; load average {load0:.1f} -> "
+              f"{os.getloadavg()[0]:.1f}", flush=True)
+        print("  statistics steps (wall s): " + ", ".join(
+            f"{k} {v:.2f}" for k, v in steps.items()), flush=True)
         if args.keep is None:
             shutil.rmtree(root.parent, ignore_errors=True)
     print("\n| packets | materialise s (CPU s) | all statistics s (CPU s) "
