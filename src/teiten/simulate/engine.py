@@ -61,7 +61,9 @@ class Params:
     linktype : int
         1 (Ethernet) or 101 (raw IP).
     max_chunk_packets : int
-        A day expected to hold more packets than this is generated hour by hour.
+        Memory bound: a day expected to hold more packets than this is generated hour by
+        hour, and an hour that would hold more in halves, quarters... of an hour (down to a
+        minute). Peak memory is about 300 MB at the default 1 million.
     compression : {"none", "gzip", "xz", "zstd"}
         Compress each capture file (suffix ``.gz``, ``.xz``, ``.zst``); gzip headers carry no
         time stamp or name, so compressed output is deterministic too.

@@ -141,7 +141,7 @@ def fill_rate(
     check_valid: bool, w_off: I64, w_lo: I64, w_hi: I64, world_start: int,
     o_ts: I64, o_src: Any, o_dst: Any, o_proto: Any, o_sport: Any, o_dport: Any, o_flags: Any,
     o_seq: Any, o_win: Any, o_ttl: Any, o_ipid: Any, o_frag: Any, o_itype: Any, o_iid: Any,
-    o_iseq: Any, o_opt: Any, o_pay: Any, o_row: I32, o_actor: I32, seg_out: I64,
+    o_iseq: Any, o_opt: Any, o_pay: Any, o_actor: I32, seg_out: I64,
     act_packets: I64, act_first: I64, act_last: I64, per_act_sensor: I64,
 ) -> int:  # pragma: no cover - compiled
     """Generate every rate packet of a chunk; returns how many were written to ``o_*``.
@@ -272,7 +272,6 @@ def fill_rate(
             o_iseq[c] = iseq
             o_opt[c] = opt
             o_pay[c] = pay
-            o_row[c] = tab[sc, T_ROW]
             a = grp_actor[g]
             o_actor[c] = a
             act_packets[a] += 1
@@ -304,17 +303,28 @@ def from_templates(codes: Any, t_data: Any, t_off: I64, ts_at: I64, ts: I64, tai
         offsets[i + 1] = offsets[i] + (t_off[t + 1] - t_off[t] if t >= 0 else 0)
     for i in range(n_tail):
         offsets[n + i + 1] = offsets[n + i] + tail_off[i + 1] - tail_off[i]
-    out = np.empty(offsets[n + n_tail], np.uint8)
+    size = offsets[n + n_tail]
+    out = np.empty((size + 3) // 4 * 4, np.uint8)[:size]
     if n_tail:
         out[offsets[n]:] = tail_data[tail_off[0]: tail_off[n_tail]]
+    # word copies when every template is a multiple of 4 bytes (TCP options always are)
+    words = len(t_data) % 4 == 0
+    for k in range(len(t_off)):
+        words = words and t_off[k] % 4 == 0
+    out32 = out.view(np.uint32) if words and size % 4 == 0 else out[:0].view(np.uint32)
+    t32 = t_data.view(np.uint32) if words else t_data[:0].view(np.uint32)
     for i in range(n):
         t = codes[i]
         if t < 0:
             continue
         o = offsets[i]
         a = t_off[t]
-        for q in range(t_off[t + 1] - a):
-            out[o + q] = t_data[a + q]
+        if words and size % 4 == 0:
+            for q in range((t_off[t + 1] - a) // 4):
+                out32[o // 4 + q] = t32[a // 4 + q]
+        else:
+            for q in range(t_off[t + 1] - a):
+                out[o + q] = t_data[a + q]
         p = ts_at[t]
         if p >= 0:
             v = (ts[i] // 1_000_000) & 0xFFFFFFFF

@@ -63,7 +63,6 @@ class RateChunk:
 
     ts: I64  # rate packets, then the tail's
     cols: PacketColumns  # rate packets, then the tail's
-    row: I32  # source-table row of each packet (tail: meaningless)
     actor: I32  # actor id of each packet (tail: meaningless)
     bounds: I64  # rate packets of sensor i are [bounds[i], bounds[i + 1])
     per_actor_sensor: I64  # (actors, sensors) packets written
@@ -245,7 +244,7 @@ class RateStream:
             ("sport", np.uint16), ("dport", np.uint16), ("flags", np.uint8),
             ("seq", np.uint32), ("win", np.uint16), ("ttl", np.uint8), ("ip_id", np.uint16),
             ("ip_frag", np.uint16), ("icmp_type", np.uint8), ("icmp_id", np.uint16),
-            ("icmp_seq", np.uint16), ("opt", np.int8), ("pay", np.int8), ("row", np.int32),
+            ("icmp_seq", np.uint16), ("opt", np.int8), ("pay", np.int8),
             ("actor", np.int32), ("ack", np.uint32), ("icmp_code", np.uint8))}
         seg_out = np.zeros(len(seg_n) + 1, np.int64)
         per_as = np.zeros((self.n_act, n_s), np.int64)
@@ -257,7 +256,7 @@ class RateStream:
             self.w_off, self.w_lo, self.w_hi, w.start,
             o["ts"], o["src"], o["dst"], o["proto"], o["sport"], o["dport"], o["flags"],
             o["seq"], o["win"], o["ttl"], o["ip_id"], o["ip_frag"], o["icmp_type"],
-            o["icmp_id"], o["icmp_seq"], o["opt"], o["pay"], o["row"], o["actor"], seg_out,
+            o["icmp_id"], o["icmp_seq"], o["opt"], o["pay"], o["actor"], seg_out,
             acc.packets, acc.first, acc.last, per_as,
         )
         counted = self.tab[:, K.T_COUNT]
@@ -281,7 +280,7 @@ class RateStream:
         cols = PacketColumns(**{name: o[name] for name in _FIELDS}, tcp_options=opts,
                              payload=pay)
         bounds = seg_out[np.arange(n_s + 1) * n_b]
-        return RateChunk(ts, cols, o["row"], o["actor"], bounds, per_as, n)
+        return RateChunk(ts, cols, o["actor"], bounds, per_as, n)
 
     @staticmethod
     def _ragged(codes: npt.NDArray[np.int8], data: U8, off: I64, ts_at: I64, ts: I64,

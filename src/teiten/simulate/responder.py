@@ -84,10 +84,10 @@ class _Choice:
             self.cum[i, : len(names)] = np.cumsum(w) / w.sum()
             self.tmpl[i, : len(names)] = [fp.template_index(n) for n in names]
 
-    def pick(self, actor: I64, dport: I64, row: I64) -> I64:
-        """Template of each connection: one per (source, port list), stable over the run."""
+    def pick(self, actor: I64, dport: I64, src: I64) -> I64:
+        """Template of each connection: one per (source address, port list), stable."""
         lst = np.where(self.kind_list[actor] >= 0, self.kind_list[actor], self.port_list[dport])
-        u = (_hash(row * 64 + lst, 0x5EED) >> np.uint64(11)).astype(np.float64) / 2.0**53
+        u = (_hash(src * 64 + lst, 0x5EED) >> np.uint64(11)).astype(np.float64) / 2.0**53
         k = (u[:, None] >= self.cum[lst]).sum(axis=1)
         out: I64 = self.tmpl[lst, k]
         return out
@@ -141,8 +141,7 @@ class Responder:
         c = rate.cols
         actor = rate.actor[idx].astype(np.int64)
         dport = c.dport[idx].astype(np.int64)
-        row = rate.row[idx].astype(np.int64)
-        tmpl = self.choice.pick(actor, dport, row)
+        tmpl = self.choice.pick(actor, dport, c.src[idx].astype(np.int64))
         h = _hash(idx.astype(np.int64) + t0 // NS * 1_000_003, self.seed)
         rtt_ms = 20 + (h % np.uint64(280)).astype(np.int64)  # accept after the handshake
         wait = 1 + ((h >> np.uint64(20)) % np.uint64(200)).astype(np.int64)  # first bytes
