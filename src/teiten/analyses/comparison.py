@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from teiten.analyses._common import f, rank_desc
 from teiten.analyses.base import params_dict
@@ -80,9 +81,42 @@ class Params:
     pct_min_previous: float = 0.1
 
 
-def _index(tab: pa.Table, keys: list[str]) -> dict[tuple[Any, ...], int]:
-    cols = [tab[k].to_pylist() for k in keys]
-    return {key: i for i, key in enumerate(zip(*cols, strict=True))}
+def _align(now: pa.Table, before: pa.Table,
+           keys: list[str]) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """Every key of either table, in the order: keys of ``now`` as they come, then keys only
+    in ``before`` as they come there (null keys match each other).
+
+    Returns the key columns (``now``'s types), the row of each key in ``now`` and in
+    ``before`` (-1 where absent).
+    """
+
+    def side(tab: pa.Table, first: bool) -> pa.Table:
+        n = tab.num_rows
+        idx = pa.array(np.arange(n, dtype=np.int64))
+        cols = {k: tab[k].cast(now.schema.field(k).type) for k in keys}
+        cols["_in"] = idx if first else pa.nulls(n, pa.int64())
+        cols["_ib"] = pa.nulls(n, pa.int64()) if first else idx
+        return pa.table(cols)
+
+    both = pa.concat_tables([side(now, True), side(before, False)])
+    g = both.group_by(keys, use_threads=False).aggregate([("_in", "min"), ("_ib", "min")])
+    i_now = pc.fill_null(g["_in_min"], -1).to_numpy(zero_copy_only=False)
+    i_before = pc.fill_null(g["_ib_min"], -1).to_numpy(zero_copy_only=False)
+    order = np.argsort(np.where(i_now >= 0, i_now, now.num_rows + i_before), kind="stable")
+    take = pa.array(order)
+    return g.select(keys).take(take), i_now[order], i_before[order]
+
+
+def _pick(tab: pa.Table, col: str, rows: np.ndarray) -> pa.ChunkedArray:
+    """``tab[col]`` at ``rows``; null where the row is -1."""
+    return tab[col].take(pa.array(np.where(rows >= 0, rows, 0), mask=rows < 0))
+
+
+def _values(tab: pa.Table, col: str, rows: np.ndarray) -> np.ndarray:
+    """``tab[col]`` at ``rows`` as float64; 0 where absent or null."""
+    v = pc.fill_null(pc.cast(_pick(tab, col, rows), pa.float64()), 0.0)
+    out: np.ndarray = v.to_numpy()
+    return out
 
 
 def _status(v: np.ndarray, floor: float) -> np.ndarray:
@@ -90,17 +124,14 @@ def _status(v: np.ndarray, floor: float) -> np.ndarray:
 
 
 def _ranked(v: np.ndarray, status: np.ndarray) -> pa.Array:
-    ranks = np.array(rank_desc(pa.array(np.where(status == "value", v, -np.inf))).to_pylist(),
-                     dtype=object)
-    ranks[status != "value"] = None
-    return pa.array(ranks.tolist(), pa.int32())
+    ranks = rank_desc(pa.array(np.where(status == "value", v, -np.inf))).to_numpy()
+    return pa.array(ranks, pa.int32(), mask=status != "value")
 
 
 def _move_rank(change: np.ndarray, sign: int, top: int) -> pa.Array:
     c = sign * change
-    ranks = np.array(rank_desc(pa.array(np.where(c > 0, c, -np.inf))).to_pylist(), dtype=object)
-    ranks[(c <= 0) | (np.array([r or 0 for r in ranks]) > top)] = None
-    return pa.array(ranks.tolist(), pa.int32())
+    ranks = rank_desc(pa.array(np.where(c > 0, c, -np.inf))).to_numpy()
+    return pa.array(ranks, pa.int32(), mask=(c <= 0) | (ranks > top))
 
 
 def compare(now: pa.Table, before: pa.Table, keys: list[str], params: Params = Params(),
@@ -111,29 +142,23 @@ def compare(now: pa.Table, before: pa.Table, keys: list[str], params: Params = P
     then :data:`COMPARE_FIELDS`; sorted by rank now, then value now, then rank before.
     """
     labels = labels or []
-    i_now, i_before = _index(now, keys), _index(before, keys)
-    all_keys = list(i_now) + [k for k in i_before if k not in i_now]
-    vn = now[params.value].to_pylist()
-    vb = before[params.value].to_pylist()
-    value_now = np.array([float(vn[i_now[k]] or 0) if k in i_now else 0.0 for k in all_keys])
-    value_before = np.array([float(vb[i_before[k]] or 0) if k in i_before else 0.0
-                             for k in all_keys])
+    key_tab, i_now, i_before = _align(now, before, keys)
+    value_now = _values(now, params.value, i_now)
+    value_before = _values(before, params.value, i_before)
     st_now, st_before = (_status(value_now, params.display_floor),
                          _status(value_before, params.display_floor))
     change = value_now - value_before
     show = (value_before >= params.pct_min_previous) & (value_before > 0) & (value_now > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         pct = np.where(show, 100.0 * change / np.where(value_before > 0, value_before, 1), np.nan)
-    cols: dict[str, Any] = {}
-    for j, k in enumerate(keys):
-        cols[k] = pa.array([key[j] for key in all_keys], now.schema.field(k).type)
+    cols: dict[str, Any] = {k: key_tab[k] for k in keys}
     for lab in labels:
-        ln, lb = now[lab].to_pylist(), before[lab].to_pylist()
-        cols[lab] = pa.array([ln[i_now[k]] if k in i_now else lb[i_before[k]] for k in all_keys],
-                             now.schema.field(lab).type)
+        typ = now.schema.field(lab).type
+        cols[lab] = pc.if_else(pa.array(i_now >= 0), _pick(now, lab, i_now).cast(typ),
+                               _pick(before, lab, i_before).cast(typ))
     rank_now = _ranked(value_now, st_now)
     inc, dec = _move_rank(change, 1, params.top), _move_rank(change, -1, params.top)
-    rn = np.array([r if r is not None else 10**9 for r in rank_now.to_pylist()])
+    rn = pc.fill_null(rank_now, 10**9).to_numpy()
     highlight = (rn <= params.top) | np.array(inc.is_valid()) | np.array(dec.is_valid())
     cols.update({
         "value_now": value_now, "value_before": value_before,
@@ -147,7 +172,7 @@ def compare(now: pa.Table, before: pa.Table, keys: list[str], params: Params = P
     schema = pa.schema([now.schema.field(k) for k in keys + labels] + COMPARE_FIELDS)
     tab = pa.table(cols, schema=schema)
     order = np.lexsort((
-        np.array([r if r is not None else 10**9 for r in tab["rank_before"].to_pylist()]),
+        pc.fill_null(tab["rank_before"], 10**9).to_numpy(),
         -value_now, rn,
     ))
     tab = tab.take(pa.array(order))

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-import ibis
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from teiten.analyses._common import execute, f
 from teiten.analyses.base import Analysis, finish
@@ -48,15 +48,19 @@ class Params:
     top_countries: int = 10
 
 
-def _local_hours(country: np.ndarray, bucket: np.ndarray, ctx: Any) -> np.ndarray:
-    """Local hour of each (country, bucket) row; -1 where the country has no time zone."""
+def _local_hours(codes: np.ndarray, names: list[str], bucket: np.ndarray,
+                 ctx: Any) -> np.ndarray:
+    """Local hour of each (country code, bucket) row; -1 where the country has no time zone.
+
+    ``codes`` index ``names`` (-1: unknown country).
+    """
     out = np.full(len(bucket), -1, dtype=np.int64)
     secs = bucket.astype(np.int64) * BUCKET_SECONDS
-    for c in np.unique(country[country != None]):  # noqa: E711 - object array
-        tz = country_timezone(str(c))
+    for i, c in enumerate(names):
+        tz = country_timezone(c)
         if tz is None:
             continue
-        sel = country == c
+        sel = codes == i
         segs = utc_offset_segments(tz, ctx.period.start_utc, ctx.period.end_utc)
         starts = np.array([s for s, _ in segs], dtype=np.int64)
         offs = np.array([o for _, o in segs], dtype=np.int64)
@@ -72,15 +76,20 @@ def _profile(hours: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def hourly(ctx: Any, params: Params = Params()) -> pa.Table:
     """24 rows per (clock, scope, country) with accesses by hour."""
-    b = ctx.hour_buckets()
-    tab = execute(b)
-    country = np.array(tab["country"].to_pylist(), dtype=object)
+    tab = execute(ctx.hour_buckets())
+    enc = pc.dictionary_encode(tab["country"]).combine_chunks()
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    names = [str(c) for c in enc.dictionary.to_pylist()]
     bucket = tab["bucket"].to_numpy(zero_copy_only=False)
     acc = tab["accesses"].to_numpy(zero_copy_only=False).astype(np.float64)
     utc_h = (bucket.astype(np.int64) * BUCKET_SECONDS // 3600) % 24
-    loc_h = _local_hours(country, bucket, ctx)
-    tops = execute(b.group_by("country").aggregate(accesses=b.accesses.sum())
-                   .order_by([ibis.desc("accesses"), "country"]).limit(params.top_countries))
+    loc_h = _local_hours(codes, names, bucket, ctx)
+    per_code = np.bincount(codes + 1, weights=acc, minlength=len(names) + 1)
+    keys = [None, *names]  # code + 1 → country
+    # by accesses, then country; unknown (null) last among equals, as the SQL order puts it
+    order = sorted(range(len(keys)), key=lambda k: (-per_code[k], keys[k] is None,
+                                                    keys[k] or ""))
+    tops = [k for k in order if per_code[k] > 0][:params.top_countries]
     rows: list[dict[str, Any]] = []
 
     def emit(clock: str, scope: str, c: str | None, prof: np.ndarray) -> None:
@@ -92,8 +101,8 @@ def hourly(ctx: Any, params: Params = Params()) -> pa.Table:
 
     emit("utc", "all", None, _profile(utc_h, acc))
     emit("local", "all", None, _profile(loc_h, acc))
-    for c in tops["country"].to_pylist():
-        sel = country == c if c is not None else np.array([x is None for x in country])
+    for k in tops:
+        c, sel = keys[k], codes == k - 1
         emit("utc", "country", c, _profile(utc_h[sel], acc[sel]))
         if c is not None and country_timezone(c):
             emit("local", "country", c, _profile(loc_h[sel], acc[sel]))

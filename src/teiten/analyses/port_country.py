@@ -69,12 +69,11 @@ def port_country(ctx: Any, params: Params = Params()) -> pa.Table:
     j = j.filter((j.port_rank <= params.top_ports) | (j.country_rank <= params.top_countries))
     j = j.mutate(share_of_port=j.accesses / j.port_total,
                  share_of_country=j.accesses / j.country_total)
-    tab = execute(j.select("proto", "port", "country", "accesses", "source_count",
-                           "share_of_port", "share_of_country", "port_rank", "country_rank"))
+    j = j.select("proto", "port", "country", "accesses", "source_count", "share_of_port",
+                 "share_of_country", "port_rank", "country_rank")
+    # sorted by the engine (nulls last, as Arrow would), before the string labels are added
+    tab = execute(j.order_by(["port_rank", "proto", "port", "country_rank", "country"]))
     tab = add_country_names(add_port_label(tab))
-    tab = tab.sort_by([("port_rank", "ascending"), ("proto", "ascending"),
-                       ("port", "ascending"), ("country_rank", "ascending"),
-                       ("country", "ascending")])
     return finish(tab, SCHEMA, params)
 
 
