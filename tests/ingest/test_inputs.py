@@ -13,6 +13,7 @@ import pytest
 from ingest_captures import syn_capture
 
 from teiten.core.errors import InputError
+from teiten.ingest import inputs as inputs_mod
 from teiten.ingest.inputs import Prehasher, file_sha256
 from teiten.ingest.pipeline import ingest
 from teiten.store import open_store
@@ -70,3 +71,37 @@ def test_ingest_command_does_not_import_pandas(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120).stdout.split()  # fmt: skip
     assert out == ["0", "False"]
+
+
+def test_stored_files_are_named_after_the_input_hash(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 30)
+    ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    digest = hashlib.sha256((tmp_path / "a.pcap").read_bytes()).hexdigest()
+    files = list((tmp_path / "store" / "packets").rglob("*.parquet"))
+    assert files and all(f.name.startswith(digest[:16] + "-") for f in files)
+    assert not list((tmp_path / "store" / "staging").rglob("*.parquet"))
+
+
+def test_known_input_found_while_decoding_is_a_duplicate(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    syn_capture(tmp_path / "a.pcap", 3000)
+    ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    before = sorted((tmp_path / "store" / "packets").rglob("*.parquet"))
+    release = threading.Event()
+
+    def slow_sha256(path: str) -> str:
+        release.wait(30)  # decoding starts before the hash is known
+        return file_sha256(path)
+
+    monkeypatch.setattr(inputs_mod, "file_sha256", slow_sha256)
+    progress: list[int] = []
+
+    def on_progress(nbytes: int, npackets: int) -> None:
+        progress.append(npackets)
+        release.set()
+
+    summary = ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1",
+                     on_progress=on_progress)  # fmt: skip
+    assert progress  # it did decode
+    assert (summary.duplicates, summary.packets) == (1, 0)
+    assert sorted((tmp_path / "store" / "packets").rglob("*.parquet")) == before

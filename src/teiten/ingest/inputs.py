@@ -97,6 +97,14 @@ class Prehasher:
             if p not in self._futures and is_regular_file(p):
                 self._futures[p] = self._pool.submit(file_sha256, p)
 
+    def future(self, path: str) -> Future[str] | None:
+        """The pending hash of a regular file (started now if it was not listed), or None
+        when ``path`` is hashed while read."""
+        fut = self._futures.get(path)
+        if fut is None and is_regular_file(path):
+            fut = self._futures[path] = self._pool.submit(file_sha256, path)
+        return fut
+
     def get(self, path: str) -> str | None:
         """The file's sha256 (waiting for it), or None when it is hashed while read."""
         fut = self._futures.get(path)

@@ -158,10 +158,11 @@ class _HashingReader(io.RawIOBase):
 class _PartitionWriter:
     """Parquet writers per (sensor, UTC date) in the staging area of one input."""
 
-    def __init__(self, store: Store, input_id: str) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
-        self.prefix = f"{input_id[:16]}-{secrets.token_hex(3)}"
-        self.staging = store.root / "staging" / self.prefix
+        # files are staged under a run token and take the input's hash in their final name
+        self.token = secrets.token_hex(3)
+        self.staging = store.root / "staging" / f"run-{self.token}"
         self.writers: dict[tuple[str, str, int], pq.ParquetWriter] = {}
         self.ts_min: int | None = None
         self.ts_max: int | None = None
@@ -201,7 +202,7 @@ class _PartitionWriter:
         self._chunks += 1
         w = self.writers.get((*key, slot))
         if w is None:
-            path = self.staging / self._name(sensor, date, slot)
+            path = self.staging / self._name(sensor, date, slot, "part")
             path.parent.mkdir(parents=True, exist_ok=True)
             w = pq.ParquetWriter(path, self._schema, compression="zstd", compression_level=1,
                                  use_dictionary=_DICTIONARY_COLUMNS,
@@ -209,11 +210,11 @@ class _PartitionWriter:
             self.writers[(*key, slot)] = w
         while len(self._pending) >= _PENDING:
             self._pending.popleft().result()
-        path = self.staging / self._name(sensor, date, slot)
+        path = self.staging / self._name(sensor, date, slot, "part")
         self._pending.append(self._pools[slot].submit(self._encode, w, table, path))
 
-    def _name(self, sensor: str, date: str, slot: int) -> str:
-        return f"sensor={sensor}/date={date}/{self.prefix}-{slot}.parquet"
+    def _name(self, sensor: str, date: str, slot: int, prefix: str) -> str:
+        return f"sensor={sensor}/date={date}/{prefix}-{slot}.parquet"
 
     def _encode(self, writer: pq.ParquetWriter, table: pa.Table, path: Path) -> None:
         writer.write_table(table.select(self._schema.names).cast(self._schema))
@@ -229,13 +230,15 @@ class _PartitionWriter:
             for w in self.writers.values():
                 w.close()
 
-    def commit_files(self) -> list[str]:
-        """Fsync staged files and rename them into ``packets/``; their relative paths."""
+    def commit_files(self, input_id: str) -> list[str]:
+        """Fsync staged files and rename them into ``packets/`` (named after the input's hash
+        and this run); their relative paths."""
         self.close()
         rels = []
+        prefix = f"{input_id[:16]}-{self.token}"
         for sensor, date, slot in sorted(self.writers):
-            rel = f"packets/{self._name(sensor, date, slot)}"
-            src = self.staging / self._name(sensor, date, slot)
+            rel = f"packets/{self._name(sensor, date, slot, prefix)}"
+            src = self.staging / self._name(sensor, date, slot, "part")
             with open(src, "rb") as fh:
                 os.fsync(fh.fileno())
             dst = self.store.root / rel
@@ -328,24 +331,35 @@ class Ingestor:
 
     def _one(self, name: str, known: dict[str, InputRecord], hashes: Prehasher,
              ) -> InputSummary:
-        quick = hashes.get(name)
-        if quick is not None and quick in known and not self.force:
+        # A regular file is hashed in its own thread: when the hash is ready before decoding
+        # starts, a known input is skipped at once; otherwise decoding starts beside the
+        # hashing and stops as soon as the hash names a known input. Anything else (stdin, a
+        # pipe) is hashed as it is read.
+        pending = hashes.future(name)
+        if (pending is not None and pending.done() and pending.result() in known
+                and not self.force):
             return InputSummary(name, "duplicate", message="already ingested")
+
+        def known_input() -> bool:
+            return (pending is not None and not self.force and pending.done()
+                    and pending.exception() is None and pending.result() in known)
+
         sensor = self._sensor_for_path(name)
         raw = self._open(name)
         try:
-            # a regular file was hashed ahead; anything else is hashed as it is read
-            hashing = _HashingReader(raw, None) if quick is None else None
+            hashing = _HashingReader(raw, None) if pending is None else None
             stream = raw if hashing is None else cast(BinaryIO, io.BufferedReader(hashing, 1 << 20))
             reader = CaptureReader(stream, name, payload_cap=self.payload_cap)
-            writer = _PartitionWriter(self.store, quick or "stdin" + secrets.token_hex(8))
+            writer = _PartitionWriter(self.store)
             try:
-                stored, unmonitored, no_sensor = self._decode(reader, sensor, writer, name)
+                stored, unmonitored, no_sensor = self._decode(reader, sensor, writer, name,
+                                                              known_input)
                 if hashing is not None:
                     hashing.drain()
                     input_id, size = hashing.hash.hexdigest(), hashing.count
                 else:
-                    input_id, size = cast(str, quick), os.fstat(raw.fileno()).st_size
+                    input_id = cast("Future[str]", pending).result()
+                    size = os.fstat(raw.fileno()).st_size
                 previous = known.get(input_id)
                 if previous is not None and not self.force:
                     writer.discard()
@@ -364,7 +378,7 @@ class Ingestor:
                         f"({', '.join(f'{k}: {v}' for k, v in sorted(skipped.items()))}); "
                         f"first: {first}"
                     )
-                files = writer.commit_files()
+                files = writer.commit_files(input_id)
                 record = InputRecord(
                     input_id=input_id, name=name, size=size, format=reader.format,
                     records=reader.records, packets=stored, unmonitored=unmonitored,
@@ -388,7 +402,8 @@ class Ingestor:
                 raw.close()
 
     def _decode(self, reader: CaptureReader, sensor: Sensor | None, writer: _PartitionWriter,
-                name: str) -> tuple[int, int, int]:
+                name: str, stop: Callable[[], bool]) -> tuple[int, int, int]:
+        """Decode, enrich and write one input; ``stop()`` ends it early (a known input)."""
         stored = unmonitored = no_sensor = 0
         self._no_time = 0
         last_bytes = 0
@@ -416,6 +431,8 @@ class Ingestor:
             if self.on_progress is not None:
                 self.on_progress(reader.bytes_read - last_bytes, batch.num_rows)
                 last_bytes = reader.bytes_read
+            if stop():
+                return stored, unmonitored, no_sensor  # the caller discards it all
         if stored == 0 and sensor is None and no_sensor and not used:
             raise InputError(
                 f"{name}: no sensor for this input: give --sensor, or a registry whose "
