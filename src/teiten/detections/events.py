@@ -16,8 +16,9 @@ kind                  rule (thresholds in :class:`Params`)
                       targets that day, s and t their daily means over the baseline; ISC
                       compares a day with the previous 30) reaches ``trend_min`` or the day has
                       ``surge_ratio`` × the baseline median; at least ``min_day_packets``
-                      and ``surge_min_sources`` sources that day, twice the baseline's (or
-                      ``surge_min_days`` surge days)
+                      and ``surge_min_sources`` sources that day, twice the baseline's and
+                      ``surge_sources_z`` Poisson deviations above it (or
+                      ``surge_min_days`` consecutive surge days)
 ``single-source``     one source accounts for at least ``driver_share`` of a port's increase
                       over the previous period (checked on surges, entrants, jumps, and ports
                       up ``min_increase`` with at least ``min_packets`` ranked in the top
@@ -104,8 +105,13 @@ class Params:
         Least sources on a surge day, which must also be at least twice the baseline's daily
         sources — unless the surge lasts ``surge_min_days`` days (a burst from one scanner is
         a scan campaign, reported by the scans detection).
+    surge_sources_z : float
+        The rise in sources on a surge day must also be this many Poisson standard deviations
+        (√ of the baseline's daily sources, at least 1): one scanner among a handful of regular
+        sources on a rare port is not a surge.
     surge_min_days : int
-        Surge days that make a surge without a rise in sources (a sustained single source).
+        Consecutive surge days that make a surge without a rise in sources (a sustained single
+        source; separate one-day bursts are scan campaigns, reported by the scans detection).
     min_packets : int
         Least packets in the period for a port to be checked for drivers.
     min_increase : float
@@ -126,6 +132,7 @@ class Params:
     surge_ratio: float = 10.0
     min_day_packets: int = 50
     surge_min_sources: int = 5
+    surge_sources_z: float = 3.0
     surge_min_days: int = 3
     min_packets: int = 50
     min_increase: float = 0.5
@@ -222,6 +229,21 @@ def _ranks(
     return r_now, r_prev
 
 
+def _longest_run(flags: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+    """Per row: the longest run of consecutive True values.
+
+    >>> import numpy as np
+    >>> _longest_run(np.array([[1, 0, 1, 1], [1, 0, 1, 0]], bool)).tolist()
+    [2, 1]
+    """
+    run = np.zeros(flags.shape[0], dtype=np.int64)
+    best = run.copy()
+    for j in range(flags.shape[1]):
+        run = np.where(flags[:, j], run + 1, 0)
+        best = np.maximum(best, run)
+    return best
+
+
 def _dimension(
     counts: pa.Table,
     distinct: Callable[[str, list[Any], list[int]], pa.Table],
@@ -300,7 +322,9 @@ def _dimension(
         s_mean = src_m[:, :n_days].mean(axis=1)
         S = src_m[:, n_days:]
         many = (params.surge_min_sources <= S) & (2 * s_mean[:, None] <= S)
-        lasting = (spike.sum(axis=1) >= params.surge_min_days)[:, None]
+        many &= S - s_mean[:, None] >= params.surge_sources_z * np.sqrt(
+            np.maximum(s_mean, 1.0))[:, None]
+        lasting = (_longest_run(spike) >= params.surge_min_days)[:, None]
         live = cand[(spike[cand] & (many[cand] | lasting[cand])).any(axis=1)]
         dst_m = fetch("targets", live) if len(live) else np.zeros_like(src_m)
         t_mean = dst_m[:, :n_days].mean(axis=1)
@@ -313,7 +337,7 @@ def _dimension(
         hit[np.setdiff1d(cand, live)] = False
         # a burst from one scanner is a scan campaign (the scans detection reports it), not a
         # surge: a surge day needs the sources to (at least) double, or the surge to last
-        hit &= many | (hit.sum(axis=1) >= params.surge_min_days)[:, None]
+        hit &= many | (_longest_run(hit) >= params.surge_min_days)[:, None]
         for i in cand.tolist():
             if not hit[i].any():
                 continue
