@@ -223,3 +223,26 @@ def test_category_trend_when_its_signatures_rise_together(tmp_path: Path) -> Non
     evs = detect(store.duckdb(), month, store=store).to_pylist()
     trends = {(e["dimension"], e["key"]) for e in evs if e["kind"] == "signature-trend"}
     assert trends == {("category", "Scan")}  # each signature is under min_packets hits
+
+
+def test_separate_one_day_scanner_bursts_are_not_a_surge() -> None:
+    rng = np.random.default_rng(15)
+    # three scanners, one day each, on a port nobody else uses
+    bursts = [traffic(rng, 9251, range(20), np.where(np.arange(20) == d, 300, 0), n_src=1,
+                      src0=0x0F000000 + d) for d in (11, 14, 18)]  # fmt: skip
+    evs = events(world(*bursts))
+    assert "surge" not in kinds(evs, "9251/TCP")
+
+
+def test_one_scanner_among_a_few_regular_sources_is_not_a_surge() -> None:
+    rng = np.random.default_rng(16)
+    regular = traffic(rng, 5934, range(20), 2, n_src=4, src0=0x10000000)  # ~2 sources a day
+    day16 = traffic(rng, 5934, range(20), np.where(np.arange(20) == 16, 4, 0), n_src=1,
+                    src0=0x10000000)  # fmt: skip
+    day16["src"] = 0x10000000 + np.arange(4)  # all four regulars on the scan day: 5 sources
+    scan = traffic(rng, 5934, range(20), np.where(np.arange(20) == 16, 70, 0), n_src=1,
+                   src0=0x11000000)  # fmt: skip
+    evs = events(world(regular, day16, scan))
+    assert "surge" not in kinds(evs, "5934/TCP")
+    loose = events(world(regular, day16, scan), params=Params(surge_sources_z=0.0))
+    assert "surge" in kinds(loose, "5934/TCP")  # without the rule, the scanner made a surge
