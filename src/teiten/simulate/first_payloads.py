@@ -224,12 +224,24 @@ BY_KIND: Final[dict[str, dict[str, float]]] = {
 
 
 def template_index(name: str) -> int:
-    """Index of a template in :data:`TEMPLATES`."""
+    """Index of a template in :data:`TEMPLATES`.
+
+    Examples
+    --------
+    >>> TEMPLATES[template_index("ssh-go")].data
+    b'SSH-2.0-Go\\r\\n'
+    """
     return _NAMES[name]
 
 
 def classifications() -> dict[str, tuple[str, dict[str, str]]]:
-    """The classifier's (protocol, fields) of each template, from ``first_payloads.json``."""
+    """The classifier's (protocol, fields) of each template, from ``first_payloads.json``.
+
+    Examples
+    --------
+    >>> classifications()["rdp-hello"]
+    ('rdp', {'cookie': 'mstshash=hello', 'requested_protocols': 'rdp'})
+    """
     text = resources.files("teiten.simulate").joinpath("first_payloads.json").read_text(
         encoding="utf-8")
     raw = json.loads(text)

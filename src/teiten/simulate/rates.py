@@ -33,7 +33,13 @@ _CLASS_CONFICKER = 1
 
 
 def conficker_ok(a: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
-    """Conficker's random-scan flaw: 2nd and 4th octets are always below 128."""
+    """Conficker's random-scan flaw: 2nd and 4th octets are always below 128.
+
+    Examples
+    --------
+    >>> conficker_ok(np.array([0x647F0001, 0x647F0081], dtype=np.uint32)).tolist()
+    [True, False]
+    """
     return np.asarray((((a >> 16) & 0xFF) < 128) & ((a & 0xFF) < 128))
 
 
