@@ -34,10 +34,7 @@ PacketSource: TypeAlias = (
 )
 
 
-def query(
-    packets: PacketSource, sql: str, params: list[Any] | None = None,
-    tables: dict[str, pa.Table] | None = None,
-) -> pa.Table:
+def query(packets: PacketSource, sql: str, params: list[Any] | None = None) -> pa.Table:
     """Run ``sql`` (which reads a view called ``packets``) over a packet source.
 
     Parameters
@@ -51,28 +48,18 @@ def query(
         into the text.
     params : list, optional
         Positional parameters.
-    tables : dict of str to pyarrow.Table, optional
-        Small tables the query joins with, visible under these names for this query only.
 
     Returns
     -------
     pyarrow.Table
     """
     if isinstance(packets, duckdb.DuckDBPyConnection):  # a connection with a packets view
-        for name, tab in (tables or {}).items():
-            packets.register(name, tab)
-        try:
-            rel = packets.sql(sql, params=params or None)
-            if rel is None:
-                raise UsageError("query returned no relation")
-            return rel.to_arrow_table()
-        finally:
-            for name in tables or {}:
-                packets.unregister(name)
+        rel = packets.sql(sql, params=params or None)
+        if rel is None:
+            raise UsageError("query returned no relation")
+        return rel.to_arrow_table()
     con = duckdb.connect()
     try:
-        for name, tab in (tables or {}).items():
-            con.register(name, tab)
         if isinstance(packets, pa.Table | ds.Dataset):
             con.register("packets", packets)
         elif isinstance(packets, duckdb.DuckDBPyRelation):  # re-run per query, streamed
