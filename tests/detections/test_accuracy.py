@@ -52,3 +52,4 @@ def test_events_found_with_few_spurious(scores: dict[str, Any]) -> None:
 
 def test_diurnal_separation(scores: dict[str, Any]) -> None:
     assert scores["diurnal"]["accuracy"] >= 0.9
+    assert scores["diurnal"]["prefix_accuracy"] >= 0.9

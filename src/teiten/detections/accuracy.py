@@ -16,7 +16,8 @@ the store (ingested from SIMDIR's captures) and compares with ``SIMDIR/truth*.pa
   Nmap or ordinary sources labelled Masscan/ZMap/Mirai (must be 0).
 - **events** — every truth expectation (surge, single-source, fixed-source-port, new-entrant)
   found for its port; port events about ports with no expectation are counted as spurious.
-- **diurnal** — tested sources whose label agrees with the truth's ``diurnal`` flag.
+- **diurnal** — tested sources whose label agrees with the truth's ``diurnal`` flag, and /24s
+  whose label agrees with the packet-weighted majority of their sources' flags.
 """
 
 from __future__ import annotations
@@ -154,20 +155,36 @@ def score_events(truth: list[dict[str, Any]], found: pa.Table) -> dict[str, Any]
 
 
 def score_diurnal(sources: pa.Table, found: pa.Table) -> dict[str, Any]:
-    """Agreement of source-level diurnal labels with the truth."""
+    """Agreement of diurnal labels with the truth: per source, and per /24 (truly diurnal when
+    most of its sources' packets come from diurnal sources). Countries and ASes mix
+    populations, so the truth has no label for them."""
     truth = {r["src"]: bool(r["diurnal"]) for r in sources.to_pylist()}
+    weight: dict[int, list[float]] = {}
+    for r in sources.to_pylist():
+        w = weight.setdefault(int(r["src"]) >> 8, [0.0, 0.0])
+        w[bool(r["diurnal"])] += float(r["packets"] or 0)
     n = ok = pos = 0
+    pn = pok = ppos = 0
     for r in found.to_pylist():
-        if r["level"] != "source":
+        if r["level"] not in ("source", "prefix24"):
             continue
-        a, b, c, d = (int(x) for x in r["entity"].split("."))
-        src = a << 24 | b << 16 | c << 8 | d
-        if src not in truth:
-            continue
-        n += 1
-        pos += truth[src]
-        ok += truth[src] == (r["label"] == "diurnal")
-    return {"tested_sources": n, "truly_diurnal": pos, "accuracy": _ratio(ok, n)}
+        a, b, c, d = (int(x) for x in r["entity"].split("/")[0].split("."))
+        addr = a << 24 | b << 16 | c << 8 | d
+        if r["level"] == "source":
+            if addr not in truth:
+                continue
+            n += 1
+            pos += truth[addr]
+            ok += truth[addr] == (r["label"] == "diurnal")
+        elif (addr >> 8) in weight:
+            flat_w, diurnal_w = weight[addr >> 8]
+            want = diurnal_w > flat_w
+            pn += 1
+            ppos += want
+            pok += want == (r["label"] == "diurnal")
+    return {"tested_sources": n, "truly_diurnal": pos, "accuracy": _ratio(ok, n),
+            "tested_prefixes": pn, "truly_diurnal_prefixes": ppos,
+            "prefix_accuracy": _ratio(pok, pn)}  # fmt: skip
 
 
 def score(store_path: str | Path, sim_dir: str | Path, period: Period,
