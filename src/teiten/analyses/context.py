@@ -343,17 +343,23 @@ def from_store(
     reg = store.registry()
     gaps = capture_gaps(store.read_table("sensor_health"))
     fp = rollups.store_fingerprint(store) if materialise else None
+    raw: list[Any] = []
+
+    def packets() -> Any:  # one DuckDB connection over the store's packets, for every period
+        if not raw:
+            raw.append(rollups.store_packets(store))
+        return raw[0]
 
     def load(p: Period) -> Context:
         months = rollups.months_covering(p)
         if not materialise:
-            t = rollups.store_packets(store)
+            t = packets()
             declared = [s.id for s in reg.values() if not s.monitors_everything]
             return Context(
                 p, rollups.to_arrow(rollups.units(t, p), rollups.UNITS_SCHEMA),
                 rollups.to_arrow(rollups.buckets(t, p), rollups.BUCKETS_SCHEMA),
                 rollups.to_arrow(rollups.days(t, p, declared), rollups.DAYS_SCHEMA), reg,
-                sensors=sensors, packets=lambda: rollups.store_packets(store),
+                sensors=sensors, packets=packets,
                 coverage_params=coverage_params, loader=load, gaps=gaps)
         rollups.materialise(store, p, fingerprint=fp)
         whole_month = len(months) == 1 and (months[0].start, months[0].end) == (p.start, p.end)
@@ -367,7 +373,7 @@ def from_store(
         return Context(
             p, lambda: rollups.load(store, p, "units"), lambda: rollups.load(store, p, "buckets"),
             rollups.load(store, p, "days"), reg, sensors=sensors,
-            packets=lambda: rollups.store_packets(store), coverage_params=coverage_params,
+            packets=packets, coverage_params=coverage_params,
             loader=load, cells=lambda: rollups.load(store, p, "cells"), gaps=gaps,
             summary=summary if whole_month else None,
             sports=sports if len(months) == 1 else None)
