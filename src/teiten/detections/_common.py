@@ -76,12 +76,11 @@ def query(packets: PacketSource, sql: str, params: list[Any] | None = None) -> p
         con.close()
 
 
-def period_where(period: Period | None, prefix: str = "") -> tuple[str, list[Any]]:
-    """A SQL condition (and its parameters) keeping packets inside ``period`` (UTC bounds);
-    ``prefix`` qualifies the column (``"p."``)."""
+def period_where(period: Period | None) -> tuple[str, list[Any]]:
+    """A SQL condition (and its parameters) keeping packets inside ``period`` (UTC bounds)."""
     if period is None:
         return "TRUE", []
-    return f"{prefix}ts >= {TS} AND {prefix}ts < {TS}", [period.start_utc, period.end_utc]
+    return f"ts >= {TS} AND ts < {TS}", [period.start_utc, period.end_utc]
 
 
 def sessions(
