@@ -26,9 +26,10 @@ kind                  rule (thresholds in :class:`Params`)
 ``single-prefix``     the same for one /24, when no single source does
 ``dominant-sport``    one source port carries at least ``sport_share`` of a checked port's
                       packets (the NPA's 1521/TCP from source port 6000)
-``signature-trend``   a signature's count changed by at least ``min_increase`` (up or down);
-                      hook for the signature analysis' table (``signature``, ``current``,
-                      ``previous``)
+``signature-trend``   a signature's or NPA category's hits (per covered address-day) rose or
+                      fell by a factor of at least 1 + ``min_increase`` (doubled and halved
+                      score alike), with at least ``min_packets`` hits in one of the periods;
+                      read from the stored ``signatures`` results of both periods
 ====================  ========================================================================
 
 Severity is ``low``/``medium``/``high`` from the event's score (documented per kind in
@@ -36,6 +37,13 @@ Severity is ``low``/``medium``/``high`` from the event's score (documented per k
 :meth:`teiten.core.periods.Period.previous`; the ranks come from the statistics module's
 period comparison (:mod:`teiten.analyses.comparison`, competition ranks over packets), so "new
 to the top 10" agrees with the report's tables.
+
+Where the numbers come from: given ``store=``, the daily volumes per port and country are the
+statistics' ``cells`` rollup and the surge candidates' daily distinct sources come from the
+``units`` rollup (both materialised once per month and shared with the statistics); packets are
+read only for the destinations of candidates whose sources rose, and for the drivers of flagged
+ports (source, /24, source port). Without a store the same quantities come from the packets.
+When the previous period has no packets at all, nothing is compared.
 
 Examples
 --------
