@@ -105,3 +105,24 @@ def test_known_input_found_while_decoding_is_a_duplicate(tmp_path: Path,
     assert progress  # it did decode
     assert (summary.duplicates, summary.packets) == (1, 0)
     assert sorted((tmp_path / "store" / "packets").rglob("*.parquet")) == before
+
+
+def test_prehasher_reads_only_one_file_ahead(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = []
+    for i in range(4):
+        (tmp_path / f"{i}").write_bytes(bytes([i]) * 1000)
+        paths.append(str(tmp_path / f"{i}"))
+    hashed: list[str] = []
+
+    def recording(path: str) -> str:
+        hashed.append(path)
+        return file_sha256(path)
+
+    monkeypatch.setattr(inputs_mod, "file_sha256", recording)
+    with Prehasher(paths) as h:
+        h.get(paths[0])
+        h.get(paths[1])
+        assert paths[3] not in hashed  # the next file may be hashed, not the one after
+        assert h.get(paths[3]) == hashlib.sha256(bytes([3]) * 1000).hexdigest()
+    assert hashed == paths
