@@ -10,7 +10,8 @@ the store (ingested from SIMDIR's captures) and compares with ``SIMDIR/truth*.pa
   Precision is over campaigns detected from sources that belong to injected scanners or to
   non-scanning populations (worm hosts — Conficker, Mirai — and the single-source population
   of the 1521/TCP case really scan: they are counted apart as ``population_campaigns``);
-  the shape (horizontal/vertical/box) agreement is reported too.
+  the shape (horizontal/vertical/box) agreement is reported too, per injected scan (agreeing
+  when one of the campaigns it was found as has its shape).
 - **tools** — sources the truth gives a tool (zmap, masscan, mirai, nmap, unicornscan) and
   that sent packets in the period: share whose verdict (family) is right; and the number of
   Nmap or ordinary sources labelled Masscan/ZMap/Mirai (must be 0).
@@ -95,7 +96,7 @@ def score_scans(truth: list[dict[str, Any]], actor_of: dict[int, str], found: pa
     single = {r["src"] for r in truth if r["category"] == "population" and r["src"] is not None}
     det = found.to_pylist()
     matched: set[int] = set()
-    shape_ok = 0
+    shape_ok: set[int] = set()
     fp = 0
     worm = 0
     for d in det:
@@ -104,7 +105,8 @@ def score_scans(truth: list[dict[str, Any]], actor_of: dict[int, str], found: pa
                 and _ns(d["end"]) >= _ns(r["start"]) - 480 * _NS:
             matched.add(r["actor_id"])
             shape = json.loads(r["detail"] or "{}").get("shape")
-            shape_ok += shape == d["kind"]
+            if shape == d["kind"]:
+                shape_ok.add(r["actor_id"])
         elif d["src"] in scan_srcs:
             continue  # another campaign of an injected scanner (e.g. outside the truth window)
         elif actor_of.get(d["src"], "") in _WORMS or d["src"] in single:
@@ -116,7 +118,7 @@ def score_scans(truth: list[dict[str, Any]], actor_of: dict[int, str], found: pa
         "truth": len(scans), "detected": len(det), "matched": tp,
         "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, len(scans)),
         "false_positives": fp, "population_campaigns": worm,
-        "shape_agreement": _ratio(shape_ok, tp),
+        "shape_agreement": _ratio(len(shape_ok), tp),
     }  # fmt: skip
 
 
