@@ -150,6 +150,9 @@ class RateStream:
                 payloads.NACHI, payloads.WINDOWS_PING]
         self.pay_data, self.pay_off = _table(pays)
         self.pay_ts_at = np.full(len(pays), -1, np.int64)
+        # destination tables change only where an address's validity starts or ends
+        self.edges = np.unique(np.r_[world.addr_from, world.addr_until])
+        self._dest_cache: dict[int, tuple[npt.NDArray[np.uint32], I64, I64, I64, I64]] = {}
         # sensor down windows
         wo, lo, hi = [0], [], []
         for st in world.sensors:
@@ -171,6 +174,11 @@ class RateStream:
         is checked).
         """
         w = self.w
+        k0 = int(np.searchsorted(self.edges, t0, side="right"))
+        edge = bool(np.searchsorted(self.edges, t1, side="left") > k0)  # an edge in (t0, t1)
+        hit = self._dest_cache.get(k0)
+        if hit is not None:
+            return (*hit, edge)
         n_s = len(w.sensors)
         valid = (w.addr_from <= t0) & (w.addr_until > t0)
         parts, counts = [], np.zeros((2, n_s), np.int64)
@@ -183,8 +191,9 @@ class RateStream:
         off = np.zeros(2 * n_s + 1, np.int64)
         np.cumsum(counts.ravel(), out=off[1:])
         idx = np.concatenate(parts).astype(np.int64)
-        edge = bool(np.any((w.addr_until[idx] < t1) | (w.addr_from[idx] > t0)))
-        return w.addr[idx], w.addr_from[idx], w.addr_until[idx], off, counts, edge
+        tables = (w.addr[idx], w.addr_from[idx], w.addr_until[idx], off, counts)
+        self._dest_cache = {k0: tables}  # chunks come in time order: keep the latest only
+        return (*tables, edge)
 
     def _bins(self, t0: int, t1: int) -> tuple[I64, I64]:
         """Hour-aligned bins covering ``[t0, t1)``: starts and lengths."""
