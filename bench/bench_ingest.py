@@ -9,6 +9,9 @@ Run: ``.venv/bin/python bench/bench_ingest.py [--packets 5000000] [--repeat 3] [
 - a dpkt loop that only counts destination ports, and ``tshark -T fields -e tcp.dstport``,
   run on a sample (they are 2 to 3 orders of magnitude slower) and compared by rate.
 - ``--big-gb N`` also ingests an N-GB capture and reports the peak RSS (must stay < 1 GiB).
+- ``--phases`` also ingests the capture once in a child that times each part of the work
+  (CPU time of the threads doing it: imports, framing, decode, each enricher, Parquet
+  encoding, hashing), the "where the CPU goes" table of ``docs/benchmarks.md``.
 
 Every row gives wall and CPU seconds (user + system of the tool's own process, all threads):
 on a shared machine the CPU time is the steadier figure.
@@ -39,12 +42,60 @@ print(len(c))
 """
 
 
+# An ingest with each part of the work wrapped to add up the CPU time of the thread doing it
+# (internal names: a measuring tool, kept in step with the pipeline by hand).
+PHASES = """
+import collections, functools, sys, tempfile, threading, time
+c0 = time.process_time()
+from teiten.cli import ingest_cmd
+with ingest_cmd._lean_process():
+    from teiten.ingest import inputs
+    acc = collections.Counter()
+    lock = threading.Lock()
+    def wrap(owner, name, label):
+        f = getattr(owner, name)
+        @functools.wraps(f)
+        def timed(*a, **k):
+            t = time.thread_time()
+            try:
+                return f(*a, **k)
+            finally:
+                with lock:
+                    acc[label] += time.thread_time() - t
+        setattr(owner, name, timed)
+    wrap(inputs, "file_sha256", "sha256 of the input (own thread)")
+    hashes = inputs.Prehasher([sys.argv[1]])
+    from teiten.capture import framing, outputs, reader
+    from teiten.ingest import pipeline
+    from teiten.ingest.enrich import country, tool, traffic_class
+    import gc; gc.freeze(); gc.enable()
+    acc["imports (main thread)"] = time.process_time() - c0
+    wrap(framing, "frame_pcap", "framing (first call loads Numba)")
+    wrap(outputs.Outputs, "run", "field decode + Arrow (2 threads)")
+    wrap(reader.CaptureReader, "_fill", "file reads")
+    wrap(country.CountryEnricher, "__call__", "country")
+    wrap(traffic_class.TrafficClassEnricher, "__call__", "traffic class")
+    wrap(tool.ToolEnricher, "__call__", "tool fingerprint")
+    wrap(pipeline._PartitionWriter, "_encode", "Parquet encoding (2 threads)")
+    with tempfile.TemporaryDirectory(dir=sys.argv[2]) as store:
+        s = pipeline.ingest([sys.argv[1]], store, sensor="b", hashes=hashes)
+    hashes.close()
+total = time.process_time() - c0
+print(f"| part | CPU s ({s.packets:,} packets) | share |")
+print("|---|---:|---:|")
+for k, v in acc.most_common():
+    print(f"| {k} | {v:.2f} | {v / total:.0%} |")
+print(f"| whole process | {total:.2f} | 100% |")
+"""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--packets", type=int, default=1_000_000)
     ap.add_argument("--sample", type=int, default=200_000, help="packets for dpkt and tshark")
     ap.add_argument("--big-gb", type=float, default=0.0)
     ap.add_argument("--repeat", type=int, default=1, help="best of this many teiten runs")
+    ap.add_argument("--phases", action="store_true", help="also time each part of the work")
     ap.add_argument("--workdir", type=Path, default=Path("bench/out"))
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +142,8 @@ def main() -> int:
         print(f"teiten ingest / {r.name}: {teiten_run.rate / r.rate:.1f}x")
     print(f"target >= 3,000,000 packets/s: {'met' if teiten_run.rate >= 3e6 else 'NOT met'} "
           f"({teiten_run.rate:,.0f}/s)")
+    if args.phases:
+        subprocess.run([py, "-c", PHASES, str(cap), str(args.workdir)], check=True)
     if args.big_gb:
         n = int(args.big_gb * 1e9 / 82)
         big = make_capture(args.workdir / f"darknet-{n}.pcap", n)
