@@ -72,8 +72,9 @@ def test_ipv6_synack_flood_is_an_attack_on_the_outer_source() -> None:
     t = capture([synack(i) for i in range(40)], np.arange(40) * 2.0)
     assert t.column("ip_version").to_pylist() == [6] * 40  # really decoded as IPv6
     r = backscatter.detect(t, None, backscatter.Params(monitored_addresses=256)).to_pylist()
-    assert [(a["victim_ip"], a["attack_type"], a["victim_ports"], a["ip_version"]) for a in r] \
-        == [(str(VICTIM), "SYN flood", [443], 6)]
+    assert [(a["victim_ip"], a["attack_type"], a["victim_ports"], a["ip_version"]) for a in r] == [
+        (str(VICTIM), "SYN flood", [443], 6)
+    ]
     assert r[0]["victim"] is None and r[0]["est_peak_pps"] is None
     assert r[0]["spoofed_addresses"] == 40
 
@@ -89,16 +90,18 @@ def test_ipv6_rst_backscatter_is_a_syn_flood() -> None:
 def test_icmpv6_unreachable_names_the_quoted_destination() -> None:
     t = capture([unreachable(i) for i in range(40)], np.arange(40) * 2.0)
     r = backscatter.detect(t, None).to_pylist()
-    assert [(a["victim_ip"], a["protocol"], a["attack_type"], a["victim_ports"]) for a in r] \
-        == [(str(VICTIM), 17, "UDP flood", [53])]
+    assert [(a["victim_ip"], a["protocol"], a["attack_type"], a["victim_ports"]) for a in r] == [
+        (str(VICTIM), 17, "UDP flood", [53])
+    ]
     assert r[0]["mismatches"] == 0  # quoted source == outer destination (the spoofed sensor)
 
 
 def test_icmpv6_quote_with_another_source_is_a_mismatch() -> None:
     frames = [unreachable(i) for i in range(40)]
     wrong = ip6(sensor(99), VICTIM, 17, dpkt.udp.UDP(sport=1, dport=53, ulen=8))
-    frames[0] = ip6(ROUTER, sensor(0), 58, dpkt.icmp6.ICMP6(type=1, code=4,
-                                                            data=b"\x00" * 4 + wrong))
+    frames[0] = ip6(
+        ROUTER, sensor(0), 58, dpkt.icmp6.ICMP6(type=1, code=4, data=b"\x00" * 4 + wrong)
+    )
     r = backscatter.detect(capture(frames, np.arange(40) * 2.0), None)
     assert r.column("mismatches").to_pylist() == [1]
 

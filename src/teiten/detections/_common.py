@@ -285,9 +285,9 @@ _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
 
 
 @numba.njit(cache=True)
-def _dense_ids_kernel(keys: npt.NDArray[np.uint64]) -> tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.uint64]
-]:  # pragma: no cover - compiled
+def _dense_ids_kernel(
+    keys: npt.NDArray[np.uint64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:  # pragma: no cover - compiled
     n = len(keys)
     bits = 12
     cap = 1 << bits
@@ -442,8 +442,13 @@ class Sessions:
 
 
 def sessionise(
-    gid: npt.NDArray[np.int64], ts_ns: npt.NDArray[np.int64], n_groups: int, idle_ns: int,
-    min_packets: int = 1, gap_factor: float = 0.0, max_mean_gap_ns: float = 0.0,
+    gid: npt.NDArray[np.int64],
+    ts_ns: npt.NDArray[np.int64],
+    n_groups: int,
+    idle_ns: int,
+    min_packets: int = 1,
+    gap_factor: float = 0.0,
+    max_mean_gap_ns: float = 0.0,
 ) -> Sessions:
     """Split each group's packets into sessions in one compiled pass; keep the big ones.
 
@@ -473,8 +478,13 @@ def sessionise(
     [0, 4, 5]
     """
     perm, lo, hi, grp = _sessionise_kernel(
-        np.ascontiguousarray(gid, dtype=np.int64), np.ascontiguousarray(ts_ns, dtype=np.int64),
-        int(n_groups), int(idle_ns), int(min_packets), float(gap_factor), float(max_mean_gap_ns),
+        np.ascontiguousarray(gid, dtype=np.int64),
+        np.ascontiguousarray(ts_ns, dtype=np.int64),
+        int(n_groups),
+        int(idle_ns),
+        int(min_packets),
+        float(gap_factor),
+        float(max_mean_gap_ns),
     )
     lengths = hi - lo
     bounds = np.zeros(len(lo) + 1, dtype=np.int64)

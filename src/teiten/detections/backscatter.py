@@ -154,7 +154,8 @@ def _attack_type(cls: str, proto: int) -> str:
         return "PING flood"
     if cls in tc.QUOTING:
         return {6: "SYN flood", 17: "UDP flood", 1: "PING flood", 58: "PING flood"}.get(
-            proto, "ICMP flood")
+            proto, "ICMP flood"
+        )
     return "ICMP flood"
 
 
@@ -165,9 +166,9 @@ def monitored_count(packets: PacketSource, period: Period | None) -> int:
     return max(int(t.column("n")[0].as_py() or 0), 1)
 
 
-def _fixed(values: pa.Array | pa.ChunkedArray, width: int) -> tuple[
-    npt.NDArray[np.uint8], npt.NDArray[np.bool_]
-]:
+def _fixed(
+    values: pa.Array | pa.ChunkedArray, width: int
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
     """The first ``width`` bytes of each binary value as a matrix, and which rows had them."""
     arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     n = len(arr)
@@ -177,7 +178,7 @@ def _fixed(values: pa.Array | pa.ChunkedArray, width: int) -> tuple[
     if ok.any():
         heads = pc.binary_slice(arr.filter(pa.array(ok)), 0, width).cast(pa.binary(width))
         buf = np.frombuffer(heads.buffers()[1], dtype=np.uint8)
-        out[ok] = buf[heads.offset * width:(heads.offset + len(heads)) * width].reshape(-1, width)
+        out[ok] = buf[heads.offset * width : (heads.offset + len(heads)) * width].reshape(-1, width)
     return out, ok
 
 
@@ -208,9 +209,9 @@ def _v4_rows(packets: PacketSource, period: Period | None) -> dict[str, npt.NDAr
     }  # fmt: skip
 
 
-def _v6_rows(packets: PacketSource, period: Period | None) -> tuple[
-    dict[str, npt.NDArray[np.int64]], pa.Array
-]:
+def _v6_rows(
+    packets: PacketSource, period: Period | None
+) -> tuple[dict[str, npt.NDArray[np.int64]], pa.Array]:
     """IPv6 backscatter as :func:`_v4_rows`; ``victim`` indexes the returned array of 16-byte
     victims and ``spoofed`` numbers the monitored addresses hit. The quoted IPv6 header of an
     ICMPv6 error starts the payload: next header at byte 6, source at 8, destination at 24,
@@ -233,7 +234,8 @@ def _v6_rows(packets: PacketSource, period: Period | None) -> tuple[
     quoting &= (quote[:, 0] >> 4) == 6
     victim_m = np.ascontiguousarray(np.where(quoting[:, None], quote[:, 24:40], src_m))
     victims = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(16), n, [None, pa.py_buffer(victim_m.tobytes())])
+        pa.binary(16), n, [None, pa.py_buffer(victim_m.tobytes())]
+    )
     enc = pc.dictionary_encode(victims)
     inner_proto = quote[:, 6].astype(np.int64)
     inner_dport = quote[:, 42].astype(np.int64) << 8 | quote[:, 43].astype(np.int64)
@@ -243,7 +245,8 @@ def _v6_rows(packets: PacketSource, period: Period | None) -> tuple[
     return {
         "ts": tc.column(t, "ts", 0),
         "victim": np.asarray(enc.indices.to_numpy(), dtype=np.int64),
-        "aproto": np.where(quoting, inner_proto, proto), "vport": vport,
+        "aproto": np.where(quoting, inner_proto, proto),
+        "vport": vport,
         "spoofed": spoofed.astype(np.int64).ravel(),
         "cls": tc.class_codes(t).astype(np.int64),
         "mismatch": (quoting & (quote[:, 8:24] != dst_m).any(axis=1)).astype(np.int64),

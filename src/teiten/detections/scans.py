@@ -203,7 +203,9 @@ def _runs(key: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
 
 
 def _campaign_counts(
-    sid: npt.NDArray[np.int64], dst: npt.NDArray[np.int64], port: npt.NDArray[np.int64],
+    sid: npt.NDArray[np.int64],
+    dst: npt.NDArray[np.int64],
+    port: npt.NDArray[np.int64],
     n_s: int,
 ) -> tuple[npt.NDArray[np.int64], ...]:
     """Per campaign: distinct addresses, distinct ports, max addresses on one port, max ports
@@ -230,9 +232,9 @@ def _campaign_counts(
     return n_dst, n_ports, dst_per_port, ports_per_dst
 
 
-def _probes(packets: PacketSource, period: Period | None) -> tuple[
-    dict[str, npt.NDArray[np.int64]], npt.NDArray[np.uint64], pa.Array | None
-]:
+def _probes(
+    packets: PacketSource, period: Period | None
+) -> tuple[dict[str, npt.NDArray[np.int64]], npt.NDArray[np.uint64], pa.Array | None]:
     """Probe rows as arrays (``ts``, ``dst``, ``port``, ``tool`` and ``country`` codes), their
     (source, protocol) keys, and the IPv6 source dictionary (bits 8.. of IPv6 keys index it).
 
@@ -265,7 +267,8 @@ def _probes(packets: PacketSource, period: Period | None) -> tuple[
     idx6 = np.asarray(src6.indices.to_numpy(), dtype=np.uint64)
     key6 = V6_KEY | (idx6 << np.uint64(8)) | num(t6, "proto").astype(np.uint64)
     cols = {c: np.r_[cols[c], num(t6, c)] for c in names} | {
-        "dst": np.r_[cols["dst"], IPV4_SPACE + np.asarray(dst6.indices.to_numpy(), np.int64)]}
+        "dst": np.r_[cols["dst"], IPV4_SPACE + np.asarray(dst6.indices.to_numpy(), np.int64)]
+    }
     return cols, np.r_[key4, key6], src6.dictionary
 
 
@@ -293,8 +296,11 @@ def _poisson_cdf(r: int, mu: float) -> float:
 
 
 def _campaigns(
-    gid: npt.NDArray[np.int64], cols: dict[str, npt.NDArray[np.int64]],
-    n_addr: npt.NDArray[np.int64], params: Params, need: int,
+    gid: npt.NDArray[np.int64],
+    cols: dict[str, npt.NDArray[np.int64]],
+    n_addr: npt.NDArray[np.int64],
+    params: Params,
+    need: int,
 ) -> Sessions:
     """Campaigns of at least ``need`` probes: idle-timeout sessions, bridged across longer
     gaps where :class:`Params` allows it; bridged campaigns that are no sweep (``n_addr``:
