@@ -176,6 +176,12 @@ def test_nothing_is_compared_without_a_previous_period() -> None:
     assert detect(current, PERIOD).num_rows == 0
 
 
+def small() -> pa.Table:
+    """A few packets on one port over both periods (signature tests need only a store)."""
+    t = traffic(np.random.default_rng(17), 445, range(20), 20)
+    return packets_from_columns(t)
+
+
 def signature_result(store: Any, label: str, hits: dict[tuple[str, str], int],
                      address_days: int) -> None:  # fmt: skip
     from teiten.signatures.tables import COUNTS_SCHEMA
@@ -187,7 +193,7 @@ def signature_result(store: Any, label: str, hits: dict[tuple[str, str], int],
 
 
 def test_signature_trend_from_stored_results_of_two_periods(tmp_path: Path) -> None:
-    store = write_store(tmp_path / "st", world())
+    store = write_store(tmp_path / "st", small())
     month = Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC")
     signature_result(store, "2026-09", {("SQL Slammer", "Worm"): 100, ("Nachi ping", "Worm"): 400,
                                         ("Messenger spam", "Spam"): 300}, 1000)  # fmt: skip
@@ -205,7 +211,7 @@ def test_signature_trend_from_stored_results_of_two_periods(tmp_path: Path) -> N
 
 
 def test_signature_trend_is_judged_per_covered_address_day(tmp_path: Path) -> None:
-    store = write_store(tmp_path / "st", world())
+    store = write_store(tmp_path / "st", small())
     month = Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC")
     # twice the hits on twice the covered address-days: the same rate, no trend
     signature_result(store, "2026-09", {("SQL Slammer", "Worm"): 200}, 1000)
@@ -215,7 +221,7 @@ def test_signature_trend_is_judged_per_covered_address_day(tmp_path: Path) -> No
 
 
 def test_category_trend_when_its_signatures_rise_together(tmp_path: Path) -> None:
-    store = write_store(tmp_path / "st", world())
+    store = write_store(tmp_path / "st", small())
     month = Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC")
     signature_result(store, "2026-09", {("a", "Scan"): 40, ("b", "Scan"): 40}, 1000)
     signature_result(store, "2026-10", {("a", "Scan"): 45, ("b", "Scan"): 45, ("c", "Scan"): 45},
