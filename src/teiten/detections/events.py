@@ -650,21 +650,20 @@ def detect(
     events: list[dict[str, Any]] = []
     if before:
         # the long tail of ports that can neither rank nor spike is dropped first: a port with
-        # fewer than min(min_day_packets, min_packets) packets now that ranks below
-        # max(top_n, driver_max_rank) in both periods can make no event, and dropping it changes
-        # no rank within that bound
+        # no current day of min_day_packets that ranks below max(top_n, driver_max_rank) in both
+        # periods can make no event, and dropping it changes no rank within that bound
         ranked = max(params.top_n, params.driver_max_rank)
         ports = _port_keys(query(cells, f"""
             WITH d AS (SELECT day, proto, port, {_KID_SQL} AS ref, sum(accesses) AS packets
                        FROM packets GROUP BY ALL),
             t AS (SELECT ref, coalesce(sum(packets) FILTER (WHERE day >= ?), 0) AS now,
-                         coalesce(sum(packets) FILTER (WHERE day < ?), 0) AS prev
+                         coalesce(sum(packets) FILTER (WHERE day < ?), 0) AS prev,
+                         coalesce(max(packets) FILTER (WHERE day >= ?), 0) AS top_day
                   FROM d GROUP BY ref),
-            k AS (SELECT ref FROM t QUALIFY now >= ? OR rank() OVER (ORDER BY now DESC) <= ?
+            k AS (SELECT ref FROM t QUALIFY top_day >= ? OR rank() OVER (ORDER BY now DESC) <= ?
                                             OR rank() OVER (ORDER BY prev DESC) <= ?)
             SELECT day, proto, port, packets FROM d SEMI JOIN k USING (ref)""",
-            [d_now, d_now, min(params.min_day_packets, params.min_packets), ranked,
-             ranked]))  # fmt: skip
+            [d_now, d_now, d_now, params.min_day_packets, ranked, ranked]))  # fmt: skip
         countries = query(cells, """
             SELECT day, country AS key, country AS ref, sum(accesses) AS packets
             FROM packets WHERE country IS NOT NULL GROUP BY ALL""")
