@@ -1,15 +1,21 @@
 """The input every analysis reads: rollups of one period, restricted to covered sensor-days.
 
 Build a :class:`Context` with :func:`from_packets` (an Arrow table or Ibis table in the packet
-schema — tests, ad-hoc use, another engine) or :func:`from_store` (materialised rollups from the
-store; raw packets only for the source-port profile). Analyses read
+schema — tests, ad-hoc use, another engine) or :func:`from_store` (materialised rollups and
+month summaries from the store, read on first use; raw packets only when the source-port
+rollup cannot answer). Analyses read
 
+* ``ctx.by(keys, distinct=, home=)`` — accesses, source counts (and distinct sources) grouped by
+  ``keys``: from the month summaries when they answer (``ctx.summarised``), else grouped from
+  the rollups below; ``ctx.hour_buckets()`` likewise for the hourly profile;
 * ``ctx.units`` — Ibis table of source units (``rollups.UNITS_SCHEMA``), covered days only;
-* ``ctx.buckets`` — Ibis table of 15-minute buckets (``rollups.BUCKETS_SCHEMA``), covered only;
+* ``ctx.cells`` / ``ctx.buckets`` — units summed over sources / 15-minute buckets, covered only;
+* ``ctx.sport_rollups()`` — the source-port rollup of the selection (or None);
 * ``ctx.coverage`` — the coverage table; ``ctx.sensor_days`` / ``ctx.address_days``;
 * ``ctx.homes`` — Ibis table (sensor, home) of each sensor's home country;
-* ``ctx.covered_packets()`` — raw packets on covered sensor-days (or None);
-* ``ctx.for_period(p)`` — the same source for another period (trend, comparison).
+* ``ctx.covered_packets()`` — raw packets on covered sensor-days of the selected sensors (or
+  None);
+* ``ctx.for_period(p)`` — the same source for another period (trend, comparison), built once.
 """
 
 from __future__ import annotations
