@@ -167,3 +167,18 @@ def test_sport_profile_of_a_sensor_selection_counts_only_its_packets(tmp_path: P
     ctx = _ctx(_sport_store(tmp_path, HEAVY), sensors=["b"])
     rows = analysis("sport_profile")(ctx).to_pylist()
     assert [(r["sport"], r["accesses"]) for r in rows] == [(6000, 30)]
+
+
+def test_read_table_filter_reads_one_grouping(store: Any) -> None:
+    import pyarrow.compute as pc
+
+    from teiten.analyses.rollups import materialise, table_name
+
+    month = parse_period("2026-10", TZ)
+    materialise(store, month)
+    name = table_name("summary", month)
+    tab = store.read_table(name, filter=pc.field("grouping") == "country",
+                           columns=["grouping", "country", "accesses"])
+    assert tab.column_names == ["grouping", "country", "accesses"]
+    assert set(tab["grouping"].to_pylist()) == {"country"}
+    assert tab.num_rows == len(set(tab["country"].to_pylist())) > 1

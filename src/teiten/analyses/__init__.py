@@ -19,6 +19,7 @@ echoed into the schema metadata (``teiten.params``).
 * :func:`compare_periods` / :func:`compare` — 今期/前期 comparison of any keyed table.
 * :mod:`labels` — port labels, glossary, country names (ja/en), comparison status texts.
 * :mod:`rollups` — the materialised rollups (``rollups.materialise(store, period)``).
+* :mod:`summary` — month summaries and the source-port rollup, materialised with them.
 
 Registered analyses (``names()``): totals, coverage, ports, countries, protocols, home_world,
 port_country, sport_profile, daily_ports, daily_countries, hourly, trend. Each module documents
