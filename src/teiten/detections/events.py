@@ -514,26 +514,38 @@ def _port_filter(refs: list[int]) -> str:
     return " OR ".join(parts) or "FALSE"
 
 
-def _cells(packets: PacketSource, period: Period, store: Any) -> pa.Table:
-    """Accesses per (day, proto, port, country) over the period and its previous period: the
-    statistics' ``cells`` rollup, materialised in the store when one is given, else computed
-    from the packets with the same definition."""
+def _cells(packets: PacketSource, period: Period, store: Any) -> tuple[pa.Table, pa.Table]:
+    """Accesses per (day, proto, port, country) over the period and its previous period, as
+    (rows for the port table, rows for the country table).
+
+    With a store: the statistics' month summaries ``day_port`` and ``day_country`` (the
+    ``cells`` rollup grouped once per month, materialised with the rollups); without one, the
+    same cells computed from the packets (both tables are then the same)."""
     prev = period.previous()
     if store is None:
         day = _day_sql(period, prev.start_utc)
-        return query(packets, f"""
+        cells = query(packets, f"""
             SELECT {day} AS day, proto, {_PORT_SQL} AS port, country::VARCHAR AS country,
                    count(*) AS accesses
             FROM packets WHERE ts >= {TS} AND ts < {TS} GROUP BY ALL""",
             [prev.start_utc, period.end_utc])  # fmt: skip
+        return cells, cells
+    import pyarrow.compute as pc
+
     from teiten.analyses import rollups
 
-    parts = []
+    cols = ["day", "proto", "port", "country", "accesses"]
+    months: list[Period] = []
     for p in (prev, period):
         rollups.materialise(store, p)
-        parts.append(rollups.load(store, p, "cells").select(
-            ["day", "proto", "port", "country", "accesses"]))  # fmt: skip
-    return pa.concat_tables(parts)
+        months += [m for m in rollups.months_covering(p) if m not in months]
+    d0, d1 = day_number(prev.start), day_number(period.end)
+    out = []
+    for grouping in ("day_port", "day_country"):
+        t = pa.concat_tables([rollups.load_summary(store, m, grouping).select(cols)
+                              for m in months])  # fmt: skip
+        out.append(t.filter(pc.and_(pc.greater_equal(t["day"], d0), pc.less(t["day"], d1))))
+    return out[0], out[1]
 
 
 _PROTO_NAMES: Final = {6: "TCP", 17: "UDP", 132: "SCTP", 1: "ICMP", 58: "ICMPv6"}
@@ -644,7 +656,7 @@ def detect(
     args: list[Any] = [prev.start_utc, period.end_utc]
     day = _day_sql(period, prev.start_utc)
     sel = f"FROM packets WHERE {where} AND ip_version = 4"
-    cells = _cells(packets, period, store)
+    cells, country_cells = _cells(packets, period, store)
     before = query(cells, "SELECT count(*) AS n FROM packets WHERE day >= ? AND day < ?",
                    [d_now - n_days, d_now]).column("n")[0].as_py()  # fmt: skip
     events: list[dict[str, Any]] = []
@@ -664,7 +676,7 @@ def detect(
                                             OR rank() OVER (ORDER BY prev DESC) <= ?)
             SELECT day, proto, port, packets FROM d SEMI JOIN k USING (ref)""",
             [d_now, d_now, d_now, params.min_day_packets, ranked, ranked]))  # fmt: skip
-        countries = query(cells, """
+        countries = query(country_cells, """
             SELECT day, country AS key, country AS ref, sum(accesses) AS packets
             FROM packets WHERE country IS NOT NULL GROUP BY ALL""")
 
