@@ -21,15 +21,24 @@ $(BIN)/teiten: pyproject.toml
 venv: $(BIN)/teiten
 
 # Install missing Debian packages non-interactively (root only; elsewhere say what is missing).
-deb-%:
-	@pkgs="$(DEB_$(shell echo $* | tr a-z A-Z))"; missing=""; \
-	for p in $$pkgs; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Explicit targets: make skips pattern rules for .PHONY targets, so a `deb-%` rule never ran.
+define deb_install
+	@missing=""; \
+	for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $$missing >/dev/null; \
 	  else echo "warning: missing Debian packages (tests needing them will say so):$$missing"; fi; \
 	fi
+endef
+
+deb-test:
+	$(call deb_install,$(DEB_TEST))
+
+deb-demo:
+	$(call deb_install,$(DEB_DEMO))
 
 demo: venv deb-demo
 	$(BIN)/python -m teiten.cli.demo --out $(DEMO) --period $(PERIOD)
