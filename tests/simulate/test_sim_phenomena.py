@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dpkt
+import iptocc
 import numpy as np
 
 from teiten.core.sensors import Registry
@@ -233,3 +235,23 @@ def test_os_stacks_realistic(decoded: Decoded, sources: dict) -> None:
     assert all(t <= 128 - 6 and t > 64 for t, o in zip(ttl, opts, strict=True) if o == win_opts)
     linux = [o for o in opts if len(o) == 20]
     assert linux and all(o[:4] == b"\x02\x04\x05\xb4" and o[6:8] == b"\x08\x0a" for o in linux)
+
+
+def test_background_mix_is_the_seed_reports_ports_and_countries(decoded: Decoded) -> None:
+    # the seed reports' famous ports lead, over a long tail; China, the US and Japan lead
+    labels = [f"{t}/ICMP" if p == 1 else f"{dp}/{'TCP' if p == 6 else 'UDP'}"
+              for p, dp, t in zip(decoded.cols["proto"], decoded.cols["dport"],
+                                  decoded.cols["icmp_type"], strict=True)]
+    names, counts = np.unique(np.array(labels), return_counts=True)
+    ranked = list(names[np.argsort(-counts, kind="stable")])
+    assert ranked[0] == "445/TCP"
+    assert {"135/TCP", "1433/TCP", "8/ICMP"} <= set(ranked[:8])
+    assert {"22/TCP", "23/TCP", "3389/TCP", "4899/TCP"} <= set(ranked[:15])
+    assert len(ranked) > 1000  # the long tail
+    src, per_src = np.unique(np.array(decoded.cols["src"], dtype=np.uint32), return_counts=True)
+    codes = np.array(iptocc.country_code([str(ipaddress.IPv4Address(int(s))) for s in src]))
+    cc, idx = np.unique(codes, return_inverse=True)
+    volume = np.bincount(idx, weights=per_src)
+    top = list(cc[np.argsort(-volume, kind="stable")])
+    assert top[0] == "CN"
+    assert {"US", "JP"} <= set(top[:4]) and {"RU", "TW", "KR"} <= set(top[:8])
