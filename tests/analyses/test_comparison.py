@@ -77,3 +77,27 @@ def test_compare_periods_on_ports(ctx: Any) -> None:
     assert rows[0]["rank_now"] == 1
     assert "label" in tab.column_names
     assert all(r["rank_before"] is not None for r in rows if r["status_before"] == "value")
+
+
+def test_unobserved_previous_period_compares_nothing() -> None:
+    # the network's first month: no previous ranks, no changes, no rise ranks
+    tab = compare(_t({"445/TCP": 400.0, "23/TCP": 40.0}), _t({}), ["k"], Params(value="v"),
+                  before_observed=False)
+    for r in tab.to_pylist():
+        assert r["status_before"] == "not_observed"
+        assert r["rank_before"] is None and r["change"] is None and r["change_pct"] is None
+        assert r["increase_rank"] is None and r["decrease_rank"] is None
+        assert r["pct_note"] is False and r["highlight"] is True
+    assert tab.schema.metadata[b"teiten.previous_observed"] == b"false"
+    seen = compare(_t({"445/TCP": 400.0}), _t({}), ["k"], Params(value="v"))
+    assert seen["increase_rank"].to_pylist() == [1]  # observed but silent: a real rise
+
+
+def test_compare_periods_knows_when_the_previous_period_was_observed(ctx: Any) -> None:
+    from teiten.analyses import parse_period
+
+    first = compare_periods(ctx.for_period(parse_period("2026-08", ctx.period.tz)), "ports")
+    assert first.num_rows and set(first["status_before"].to_pylist()) == {"not_observed"}
+    nxt = compare_periods(ctx.for_period(parse_period("2026-11", ctx.period.tz)), "ports")
+    assert nxt.schema.metadata[b"teiten.previous_observed"] == b"true"
+    assert "not_observed" not in nxt["status_before"].to_pylist()

@@ -50,3 +50,9 @@ def test_selection_keeps_the_highest_scores() -> None:
     rows = [_row(f"{p}/TCP", i + 1, 30 + i) for i, p in enumerate(range(10))]
     chosen = ev.select(ev.port_events(rows, "t"), ev.Params(max_events=3))
     assert [e.fields["rank"] for e in chosen] == [1, 2, 3]
+
+
+def test_nothing_is_new_when_the_previous_period_was_not_observed() -> None:
+    first = CmpRow("445/TCP", 1, None, 400.0, 0.0, None, None, None, None)
+    assert ev.port_events([first], "t") == []
+    assert ev.port_events([first], "t", kind_prefix="country_") == []

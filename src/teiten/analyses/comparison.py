@@ -10,7 +10,11 @@ Conventions (NPA 表3-1, 表3-2, 表4-1):
 * change % is not shown — ``change_pct`` null and ``pct_note`` true, the table's footnote — when
   the previous value is below ``pct_min_previous`` (zero or tiny: "1521/TCP の前期検知件数は
   0.07 件") or the current value is zero;
-* ranks are competition ranks (ties share the smaller rank).
+* ranks are competition ranks (ties share the smaller rank);
+* when the previous period was not observed at all (no covered sensor-day: the network's first
+  month, or a gap in the store), nothing is compared: ``status_before`` reads "not observed"
+  (前期観測なし), and the previous rank, the changes and the rise/fall ranks are null — a port
+  is not "new in the top 10" because there was no previous table.
 
 Examples
 --------
@@ -49,8 +53,10 @@ COMPARE_FIELDS: Final[list[pa.Field]] = [
     f("rank_now", pa.int32(), "rank this period; null below the display floor or zero"),
     f("rank_before", pa.int32(), "rank in the previous period; null below the floor or zero"),
     f("status_now", pa.string(), "value, very_few (ごく僅か) or not_detected (検知なし)"),
-    f("status_before", pa.string(), "same for the previous period"),
-    f("change", pa.float64(), "value_now - value_before"),
+    f("status_before", pa.string(),
+      "same for the previous period, or not_observed (no covered sensor-day then)"),
+    f("change", pa.float64(), "value_now - value_before; null when the previous period "
+      "was not observed"),
     f("change_pct", pa.float64(), "100 * change / value_before; null when not shown"),
     f("pct_note", pa.bool_(), "change % withheld: previous tiny or zero, or now zero (footnote)"),
     f("increase_rank", pa.int32(), "rank among increases by absolute change (top N)"),
@@ -135,11 +141,22 @@ def _move_rank(change: np.ndarray, sign: int, top: int) -> pa.Array:
 
 
 def compare(now: pa.Table, before: pa.Table, keys: list[str], params: Params = Params(),
-            labels: list[str] | None = None) -> pa.Table:
+            labels: list[str] | None = None, before_observed: bool = True) -> pa.Table:
     """Compare two keyed tables (same key columns) on ``params.value``.
 
     Returns the key columns, the ``labels`` columns (taken from whichever side has the key),
     then :data:`COMPARE_FIELDS`; sorted by rank now, then value now, then rank before.
+    ``before_observed=False`` says the previous period had no coverage at all: then nothing is
+    compared (status ``not_observed``; previous rank, changes and rise/fall ranks null), and
+    the schema metadata key ``teiten.previous_observed`` reads ``false``.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> t = compare(pa.table({"k": ["a"], "v": [3.0]}), pa.table({"k": [], "v": []}), ["k"],
+    ...             Params(value="v"), before_observed=False)
+    >>> t.column("status_before").to_pylist(), t.column("increase_rank").to_pylist()
+    (['not_observed'], [None])
     """
     labels = labels or []
     key_tab, i_now, i_before = _align(now, before, keys)
@@ -147,6 +164,8 @@ def compare(now: pa.Table, before: pa.Table, keys: list[str], params: Params = P
     value_before = _values(before, params.value, i_before)
     st_now, st_before = (_status(value_now, params.display_floor),
                          _status(value_before, params.display_floor))
+    if not before_observed:
+        st_before = np.full(len(value_before), "not_observed")
     change = value_now - value_before
     show = (value_before >= params.pct_min_previous) & (value_before > 0) & (value_now > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -158,6 +177,8 @@ def compare(now: pa.Table, before: pa.Table, keys: list[str], params: Params = P
                                _pick(before, lab, i_before).cast(typ))
     rank_now = _ranked(value_now, st_now)
     inc, dec = _move_rank(change, 1, params.top), _move_rank(change, -1, params.top)
+    if not before_observed:  # nothing to compare with: no change, no rise or fall
+        inc = dec = pa.nulls(len(change), pa.int32())
     rn = pc.fill_null(rank_now, 10**9).to_numpy()
     highlight = (rn <= params.top) | np.array(inc.is_valid()) | np.array(dec.is_valid())
     cols.update({
@@ -165,8 +186,9 @@ def compare(now: pa.Table, before: pa.Table, keys: list[str], params: Params = P
         "rank_now": rank_now, "rank_before": _ranked(value_before, st_before),
         "status_now": pa.array(st_now.tolist(), pa.string()),
         "status_before": pa.array(st_before.tolist(), pa.string()),
-        "change": change, "change_pct": pa.array(pct, pa.float64(), from_pandas=True),
-        "pct_note": pa.array(~show), "increase_rank": inc, "decrease_rank": dec,
+        "change": pa.array(change, pa.float64(), mask=np.full(len(change), not before_observed)),
+        "change_pct": pa.array(pct, pa.float64(), from_pandas=True),
+        "pct_note": pa.array(~show & before_observed), "increase_rank": inc, "decrease_rank": dec,
         "highlight": pa.array(highlight),
     })
     schema = pa.schema([now.schema.field(k) for k in keys + labels] + COMPARE_FIELDS)
@@ -176,7 +198,8 @@ def compare(now: pa.Table, before: pa.Table, keys: list[str], params: Params = P
         -value_now, rn,
     ))
     tab = tab.take(pa.array(order))
-    md = {b"teiten.compare": str(params_dict(params)).encode()}
+    md = {b"teiten.compare": str(params_dict(params)).encode(),
+          b"teiten.previous_observed": b"true" if before_observed else b"false"}
     return tab.replace_schema_metadata(md)
 
 
@@ -197,5 +220,14 @@ def compare_periods(ctx: Any, analysis: str, params: Params = Params(),
     keys, labels = KEYS[analysis]
     p = analysis_params if analysis_params is not None else spec.params()
     now = spec(ctx, p)
-    before = spec(ctx.for_period(ctx.period.previous()), p)
-    return compare(now, before, keys, params, labels)
+    prev = ctx.for_period(ctx.period.previous())
+    before = spec(prev, p)
+    return compare(now, before, keys, params, labels, before_observed=observed(prev))
+
+
+def observed(ctx: Any) -> bool:
+    """Whether the context's period has at least one covered sensor-day."""
+    from teiten.analyses.registry import get
+
+    cov = get("coverage")(ctx)
+    return bool(cov.num_rows) and bool(pc.any(cov["covered"]).as_py())

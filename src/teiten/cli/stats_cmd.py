@@ -262,6 +262,11 @@ def _print_tables(results: dict[str, pa.Table], args: argparse.Namespace) -> Non
         console.print(t)
         if limit is not None and len(rows) > limit:
             console.print(f"… {len(rows) - limit:,} more rows (--top N, or --format csv)")
+        if rows and all(r.get("status_before") == "not_observed" for r in rows):
+            console.print("[dim]" + ("前期は観測データなし: 前期順位・前期比・増減順位なし"
+                                     if args.lang == "ja" else
+                                     "previous period not observed: no previous rank, change "
+                                     "or rise/fall rank") + "[/dim]")
         if any(r.get("pct_note") for r in rows[:limit]):
             note = ("前期が少数または検知なし、もしくは今期検知なしのため前期比率は記載していない"
                     if args.lang == "ja" else

@@ -90,7 +90,8 @@ def _cmp_rows(t: pa.Table, key: Callable[[dict[str, Any]], str]) -> tuple[CmpRow
                 or r["increase_rank"] is not None or r["decrease_rank"] is not None):
             continue
         out.append(CmpRow(key(r), r["rank_now"], r["rank_before"], float(r["value_now"]),
-                          float(r["value_before"]), r["change_pct"], float(r["change"]),
+                          float(r["value_before"]), r["change_pct"],
+                          None if r["change"] is None else float(r["change"]),
                           r["increase_rank"], r["decrease_rank"]))
     return tuple(out)
 

@@ -114,6 +114,7 @@ def _cmp_table(c: _Ctx, tid: str, caption: str, key_col: str, rows: Sequence[Cmp
     extra = [r for r in rows if r not in top and (r.inc_rank or r.dec_rank)]
     body: list[tuple[Cell, ...]] = []
     no_pct: list[str] = []
+    unobserved = bool(rows) and all(r.change_abs is None for r in rows)
     gap = tuple(Cell("…" if i in (0, 2) else "", cls="gap") for i in range(8))
     last_rank = 0
     for r in [*top, *sorted(extra, key=lambda r: (r.rank or 10**9, r.prev_rank or 10**9))]:
@@ -121,7 +122,9 @@ def _cmp_table(c: _Ctx, tid: str, caption: str, key_col: str, rows: Sequence[Cmp
             body.append(gap)
         last_rank = r.rank or 10**9
         name = c.label(r.key)
-        if r.change_pct is None:
+        if r.change_abs is None:  # the previous period was not observed
+            pct = Cell(c.t("unit.none"), None, True, "muted")
+        elif r.change_pct is None:
             pct = Cell(c.t("unit.none") + "※", None, True, "muted")
             no_pct.append(name)
         else:
@@ -133,7 +136,8 @@ def _cmp_table(c: _Ctx, tid: str, caption: str, key_col: str, rows: Sequence[Cmp
             Cell(name, r.key),
             Cell(c.count(r.value), r.value, True),
             pct,
-            Cell(f"（{fmt_signed(r.change_abs, c.lang)}）" if c.lang == "ja"
+            Cell("" if r.change_abs is None
+                 else f"（{fmt_signed(r.change_abs, c.lang)}）" if c.lang == "ja"
                  else f"({fmt_signed(r.change_abs, c.lang)})", r.change_abs, True),
             Cell(c.rank(r.inc_rank) if r.inc_rank else "", r.inc_rank, True, "up"),
             Cell(c.rank(r.dec_rank) if r.dec_rank else "", r.dec_rank, True, "down"),
@@ -141,6 +145,8 @@ def _cmp_table(c: _Ctx, tid: str, caption: str, key_col: str, rows: Sequence[Cmp
     notes = [c.t("cmp.footnote_unit")]
     if no_pct:
         notes.append("※ " + c.t("cmp.footnote_no_pct", items=", ".join(no_pct)))
+    if unobserved:
+        notes.append(c.t("cmp.footnote_not_observed"))
     cols = (c.t("cmp.rank"), c.t("cmp.prev_rank"), key_col, c.t("cmp.value"), c.t("cmp.change"),
             c.t("cmp.delta"), c.t("cmp.inc_rank"), c.t("cmp.dec_rank"))
     return Table(tid, caption, cols, tuple(body), tuple(notes), source)

@@ -54,6 +54,8 @@ def port_events(rows: Sequence[CmpRow], table: str, params: Params = Params(),
     """Events from a comparison table (ports by default; ``country_`` for countries)."""
     out: list[Event] = []
     for r in rows:
+        if r.change_abs is None:  # the previous period was not observed: nothing changed
+            continue
         base: dict[str, float | int | str] = {
             "label": r.key, "rank": r.rank or 0, "prev_rank": r.prev_rank or 0,
             "value": r.value, "prev_value": r.prev_value, "delta": r.change_abs,

@@ -47,7 +47,8 @@ class CmpRow:
     """One row of a period-comparison table (ports, countries, signature categories).
 
     ``change_pct`` is None when the previous value is below the display floor (footnoted);
-    ``inc_rank``/``dec_rank`` are the rise/fall ranks (top 5 each) or None.
+    ``inc_rank``/``dec_rank`` are the rise/fall ranks (top 5 each) or None. ``change_abs`` is
+    None when the previous period was not observed at all (nothing to compare with).
     """
 
     key: str
@@ -56,7 +57,7 @@ class CmpRow:
     value: float
     prev_value: float
     change_pct: float | None
-    change_abs: float
+    change_abs: float | None
     inc_rank: int | None = None
     dec_rank: int | None = None
 
