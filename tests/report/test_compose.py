@@ -96,3 +96,28 @@ def test_tables_have_as_many_cells_as_columns(report_en: ReportData) -> None:
     for t in report_en.tables():
         assert isinstance(t, Table)
         assert all(len(row) == len(t.columns) for row in t.rows), t.id
+
+
+def test_first_month_table_footnotes_the_unobserved_previous_period() -> None:
+    f = sample_facts()
+    rows = (CmpRow("445/TCP", 1, None, 400.0, 0.0, None, None),
+            CmpRow("23/TCP", 2, None, 40.0, 0.0, None, None))
+    r = compose(ReportFacts(f.period, ports=rows), "en")
+    table = r.table("tbl-ports")
+    assert [row[5].text for row in table.rows] == ["", ""]  # no (diff.)
+    assert any("previous period was not observed" in n for n in table.notes)
+    assert not any("No change %" in n for n in table.notes)
+
+
+def test_backscatter_rate_states_its_extrapolation() -> None:
+    import dataclasses
+
+    f = sample_facts()
+    assert f.attacks
+    few = dataclasses.replace(f.attacks[0], monitored=10)
+    big = dataclasses.replace(f.attacks[0], monitored=65536)
+    notes = compose(ReportFacts(f.period, attacks=(few,)), "en").table("tbl-attacks").notes
+    assert any("× 2³² ÷ monitored addresses (10)" in n for n in notes)
+    assert any("order-of-magnitude" in n and "429,496,730" in n for n in notes)
+    notes = compose(ReportFacts(f.period, attacks=(big,)), "ja").table("tbl-attacks").notes
+    assert any("65,536" in n for n in notes) and not any("桁の目安" in n for n in notes)

@@ -338,7 +338,8 @@ class _Collector:
         self.facts.attacks = tuple(Attack(
             r["victim_ip"], _PROTO.get(r["protocol"], str(r["protocol"])),
             (r["victim_ports"] or [None])[0], r["start"], float(r["duration_s"]),
-            int(r["packets"]), float(r["est_peak_pps"]), r["attack_type"]) for r in rows)
+            int(r["packets"]), float(r["est_peak_pps"]), r["attack_type"],
+            r.get("monitored_addresses")) for r in rows)
 
     def scans(self) -> None:
         rows = _rows(self.detection("scans"))

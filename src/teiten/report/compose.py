@@ -45,6 +45,9 @@ SECTION_ORDER = ("summary", "events", "trend", "ports", "countries", "signatures
 TOP_N = 10
 #: Detected events told in prose (and listed in the events table), highest score first.
 MAX_DETECTED = 6
+#: Below this many monitored IPv4 addresses (a /24) the backscatter rate extrapolation
+#: (× 2^32 / n) is footnoted as an order-of-magnitude guess.
+ROUGH_EXTRAPOLATION_BELOW = 256
 
 
 class _Ctx:
@@ -423,9 +426,18 @@ def _backscatter(c: _Ctx) -> Section:
                  for a in sorted(f.attacks, key=lambda a: -a.est_pps)[:15])
     cols = tuple(c.t(f"backscatter.col_{k}") for k in ("victim", "type", "port", "start",
                                                       "duration", "packets", "rate"))
+    # the extrapolation and its assumptions (specs/detections.md §1.1: state them)
+    notes: list[str] = []
+    n = max((a.monitored for a in f.attacks if a.monitored), default=0)
+    if n:
+        notes.append(c.t("backscatter.footnote_rate", n=fmt_int(n)))
+        if n < ROUGH_EXTRAPOLATION_BELOW:
+            notes.append(c.t("backscatter.footnote_rough", n=fmt_int(n),
+                             factor=fmt_int(2**32 / n)))
     return Section("backscatter", c.t("section.backscatter"), True, (
         Paragraph(c.t("backscatter.intro", n=fmt_int(len(f.attacks)), ref=ref("tbl-attacks"))),
-        Table("tbl-attacks", c.t("backscatter.table_caption"), cols, rows, (), "backscatter")))
+        Table("tbl-attacks", c.t("backscatter.table_caption"), cols, rows, tuple(notes),
+              "backscatter")))
 
 
 def _scans(c: _Ctx) -> Section:

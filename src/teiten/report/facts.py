@@ -91,6 +91,8 @@ class Attack:
     packets: int
     est_pps: float
     kind: str = ""
+    #: monitored IPv4 addresses the rate was extrapolated from (None for IPv6)
+    monitored: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
