@@ -59,14 +59,21 @@ _DAMAGE_KEEP = 50
 _PENDING = 3
 #: Parquet encoders working at once; each owns its own file per partition.
 _ENCODERS = 2
-#: Columns worth dictionary-encoding (few distinct values); the rest are encoded plainly.
+#: Columns worth dictionary-encoding: few distinct values, where the dictionary is both smaller
+#: and cheaper to write than plain values (measured per column on the bench capture:
+#: ``docs/benchmarks.md``). ``dport``, ``tcp_flags``, ``tcp_win`` and ``payload_len`` are
+#: cheaper plain (zstd takes their repetition); ``dst`` (a few sensor addresses) pays.
 _DICTIONARY_COLUMNS = [
-    "ip_version", "proto", "icmp_type", "icmp_code", "tcp_flags", "ttl", "ip_flags",
-    "fragment", "tcp_win", "tcp_opts", "tcp_mss", "tcp_wscale", "payload_len", "inner_proto",
-    "country", "traffic_class", "tool", "dport", "wire_len", "ip_len",
+    "ip_version", "proto", "icmp_type", "icmp_code", "ttl", "ip_flags", "fragment",
+    "tcp_opts", "tcp_mss", "tcp_wscale", "inner_proto", "country", "traffic_class", "tool",
+    "dst", "wire_len", "ip_len",
 ]
-#: Columns with min/max statistics (what queries filter on).
-_STATISTICS_COLUMNS = ["ts", "src", "dst", "dport"]
+#: Columns with min/max statistics: only ``ts``, whose row groups are time ranges that queries
+#: prune on; the other columns' values spread over their whole range in every row group.
+_STATISTICS_COLUMNS = ["ts"]
+#: Capture times grow nearly monotonically: delta encoding stores them in a few bits each and
+#: costs a quarter of plain + zstd.
+_COLUMN_ENCODING = {"ts": "DELTA_BINARY_PACKED"}
 
 
 @dataclass
@@ -206,7 +213,8 @@ class _PartitionWriter:
             path.parent.mkdir(parents=True, exist_ok=True)
             w = pq.ParquetWriter(path, self._schema, compression="zstd", compression_level=1,
                                  use_dictionary=_DICTIONARY_COLUMNS,
-                                 write_statistics=_STATISTICS_COLUMNS)
+                                 write_statistics=_STATISTICS_COLUMNS,
+                                 column_encoding=_COLUMN_ENCODING)
             self.writers[(*key, slot)] = w
         while len(self._pending) >= _PENDING:
             self._pending.popleft().result()
