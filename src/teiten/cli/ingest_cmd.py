@@ -59,8 +59,12 @@ class _NoPandas(importlib.abc.MetaPathFinder):
 
 @contextlib.contextmanager
 def _lean_process() -> Iterator[None]:
-    """No pandas (pyarrow imports it on first use, ~0.3 s) and no collections during imports
-    (the objects they create are then frozen out of later collections)."""
+    """No pandas (pyarrow imports it on first use, ~0.3 s), no collections during imports
+    (the objects they create are then frozen out of later collections), and one OpenBLAS
+    thread: ingest does no linear algebra, and NumPy's import otherwise starts a BLAS thread
+    per core that spins for ~0.1 CPU-s, on the core the input is being hashed on."""
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     blocker = None
     if "pandas" not in sys.modules:
         blocker = _NoPandas()
