@@ -9,8 +9,11 @@ DDoS victims. Then it times
 1. ``materialise`` — the statistics rollups of the month
    (:func:`teiten.analyses.rollups.materialise`, the statistics' own precomputation, which
    ``events`` reads), separately;
-2. every detection (backscatter, scans, tools, events, diurnal) over ``Store.duckdb()``, with
-   wall and CPU time, and the growth factor per size step.
+2. every detection (backscatter, scans, tools, events, diurnal) over ``Store.duckdb()`` and the
+   store (so the detections read its Parquet files with Arrow), inside
+   :func:`teiten.detections.shared_reads` (one read of the packet columns for all of them;
+   ``--no-shared``: each reads on its own), with wall and CPU time, and the growth factor
+   per size step.
 
 Side by side on the smallest size: a naive implementation of the two sessionising detections
 (backscatter and scans) — a per-packet Python loop over time-sorted rows with dictionaries,
@@ -27,6 +30,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import itertools
 import shutil
@@ -45,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from teiten.core.periods import Period
 from teiten.core.sensors import Registry
-from teiten.detections import DETECTIONS, get, make_params
+from teiten.detections import DETECTIONS, get, make_params, shared_reads
 from teiten.detections import run as run_detection
 from teiten.store import create_store, file_schema, open_store
 from teiten.store.catalog import InputRecord
@@ -198,6 +202,9 @@ def main() -> None:
     ap.add_argument("--naive-max", type=int, default=3_000_000,
                     help="largest size the naive loop runs on (0: never)")
     ap.add_argument("--keep", type=Path, help="generate the stores under DIR, keep and reuse them")
+    ap.add_argument("--no-shared", dest="shared", action="store_false",
+                    help="each detection reads the packets on its own (default: one shared "
+                         "read, teiten.detections.shared_reads)")
     args = ap.parse_args()
     only = [x for x in args.only.split(",") if x]
     for name in only:
@@ -223,11 +230,15 @@ def main() -> None:
                 print(f"  statistics rollups (materialise) {dt:7.2f} s  ({cpu:.2f} s CPU)")
             con = store.duckdb()
             total = 0.0
-            for name in only:
-                res, dt, cpu = timed(lambda: detect(name, store, con))  # noqa: B023
-                total += dt
-                print(f"  teiten {name:<12} {dt:7.2f} s  ({cpu:6.2f} s CPU)  "
-                      f"{res.num_rows:>8,} rows")  # fmt: skip
+            c0 = time.process_time()
+            with shared_reads() if args.shared else contextlib.nullcontext():
+                for name in only:
+                    res, dt, cpu = timed(lambda: detect(name, store, con))  # noqa: B023
+                    total += dt
+                    print(f"  teiten {name:<12} {dt:7.2f} s  ({cpu:6.2f} s CPU)  "
+                          f"{res.num_rows:>8,} rows")  # fmt: skip
+            print(f"  all detections CPU {time.process_time() - c0:.2f} s"
+                  f" ({'one shared read' if args.shared else 'each reads on its own'})")
             totals[n] = total
             print(f"  teiten {'+'.join(only)}: {total:7.2f} s  ({n / total / 1e6:.2f} M packets/s)")
             if n <= args.naive_max and n == sizes[0]:

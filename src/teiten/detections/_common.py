@@ -288,11 +288,12 @@ _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
 def _dense_ids_kernel(
     keys: npt.NDArray[np.uint64],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:  # pragma: no cover - compiled
+    # open addressing; slot s holds its key at table[2s] and its id + 1 at table[2s+1] (one
+    # cache line per probe)
     n = len(keys)
     bits = 12
     cap = 1 << bits
-    slot_key = np.zeros(cap, np.uint64)
-    slot_id = np.full(cap, -1, np.int64)
+    table = np.zeros(2 * cap, np.uint64)
     uniq = np.empty(max(n, 1), np.uint64)
     ids = np.empty(n, np.int64)
     nu = 0
@@ -301,26 +302,25 @@ def _dense_ids_kernel(
         if 2 * (nu + 1) > cap:  # keep the load under one half: double and re-insert
             bits += 1
             cap = 1 << bits
-            slot_key = np.zeros(cap, np.uint64)
-            slot_id = np.full(cap, -1, np.int64)
+            table = np.zeros(2 * cap, np.uint64)
             for u in range(nu):
                 h = (uniq[u] * _GOLDEN) >> np.uint64(64 - bits)
-                while slot_id[h] >= 0:
+                while table[2 * h + 1] != 0:
                     h = (h + np.uint64(1)) & np.uint64(cap - 1)
-                slot_key[h] = uniq[u]
-                slot_id[h] = u
+                table[2 * h] = uniq[u]
+                table[2 * h + 1] = u + 1
         h = (k * _GOLDEN) >> np.uint64(64 - bits)
         while True:
-            s = slot_id[h]
-            if s < 0:
-                slot_key[h] = k
-                slot_id[h] = nu
+            s = table[2 * h + 1]
+            if s == 0:
+                table[2 * h] = k
+                table[2 * h + 1] = nu + 1
                 uniq[nu] = k
                 ids[i] = nu
                 nu += 1
                 break
-            if slot_key[h] == k:
-                ids[i] = s
+            if table[2 * h] == k:
+                ids[i] = np.int64(s) - 1
                 break
             h = (h + np.uint64(1)) & np.uint64(cap - 1)
     return ids, uniq[:nu]
@@ -354,9 +354,11 @@ def _sessionise_kernel(
         off[g + 1] += off[g]
     pos = off[:-1].copy()
     perm = np.empty(n, np.int64)
+    tsp = np.empty(n, np.int64)  # the times in that order: no gather per group later
     for i in range(n):  # counting sort by group, stable
         g = gid[i]
         perm[pos[g]] = i
+        tsp[pos[g]] = ts[i]
         pos[g] += 1
     cap = n // max(min_packets, 1) + 1
     s_lo = np.empty(cap, np.int64)
@@ -368,8 +370,7 @@ def _sessionise_kernel(
         m = b - a
         if m < min_packets:
             continue
-        idx = perm[a:b].copy()
-        t = ts[idx]
+        t = tsp[a:b]
         ordered = True
         for j in range(1, m):
             if t[j] < t[j - 1]:
@@ -377,9 +378,8 @@ def _sessionise_kernel(
                 break
         if not ordered:
             o = np.argsort(t, kind="mergesort")
-            idx = idx[o]
+            perm[a:b] = perm[a:b][o]
             t = t[o]
-            perm[a:b] = idx
         # sessions closed by the idle timeout: [lo[k], hi[k]] (inclusive) within the group
         lo = np.empty(m, np.int64)
         hi = np.empty(m, np.int64)

@@ -43,14 +43,16 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from teiten.core.periods import Period
+from teiten.detections._columns import Columns, ints, packet_columns
 from teiten.detections._common import (
     IPV4_SPACE,
     NS,
@@ -62,8 +64,6 @@ from teiten.detections._common import (
     ip6_text,
     ip_text,
     max_window_count,
-    period_where,
-    query,
     schema,
     sessionise,
     top_values_per_group,
@@ -159,11 +159,11 @@ def _attack_type(cls: str, proto: int) -> str:
     return "ICMP flood"
 
 
-def monitored_count(packets: PacketSource, period: Period | None) -> int:
+def monitored_count(packets: PacketSource, period: Period | None, store: Any = None) -> int:
     """Distinct IPv4 destinations seen in the period (the fallback for ``n``)."""
-    where, args = period_where(period)
-    t = query(packets, f"SELECT count(DISTINCT dst) AS n FROM packets WHERE {where}", args)
-    return max(int(t.column("n")[0].as_py() or 0), 1)
+    c = packet_columns(packets, period, store=store, sql_columns=["dst"], where="TRUE")
+    dst = c.int("dst", 0, np.uint32)[c.valid("dst")]
+    return max(len(dense_ids(dst.astype(np.uint64))[1]), 1)
 
 
 def _fixed(
@@ -182,16 +182,61 @@ def _fixed(
     return out, ok
 
 
-def _v4_rows(packets: PacketSource, period: Period | None) -> dict[str, npt.NDArray[np.int64]]:
+def _is_backscatter(version: int) -> ds.Expression:
+    """``_BACKSCATTER_SQL`` (IPv4) or ``_BACKSCATTER6_SQL`` (IPv6) with the IP version, as an
+    Arrow expression."""
+    flags = ds.field("tcp_flags")
+    tcp = (ds.field("proto") == 6) & ((pc.bit_wise_and(flags, 4) != 0)
+                                      | (pc.bit_wise_and(flags, 18) == 18))  # fmt: skip
+    types = (0, 3, 4, 5, 11, 12, 14, 16, 18) if version == 4 else (1, 2, 3, 4, 129)
+    icmp = (ds.field("proto") == (1 if version == 4 else IPPROTO_ICMPV6)) & ds.field(
+        "icmp_type").isin(pa.array(types, pa.uint8()))
+    return (ds.field("ip_version") == version) & (tcp | icmp)
+
+
+#: Columns of the IPv4 backscatter rows (the quoted fields are read apart, for ICMP rows).
+_COLUMNS: Final = ["ts", "ip_version", "src", "dst", "proto", "sport", "tcp_flags", "icmp_type"]
+_ICMP4_TYPES: Final = (0, 3, 4, 5, 11, 12, 14, 16, 18)
+
+
+def _v4_table(c: Columns) -> pa.Table:
+    """The IPv4 backscatter rows (``_BACKSCATTER_SQL``, in NumPy) with the quoted fields."""
+    c.load(_COLUMNS)
+    proto = c.int("proto", 0, np.uint8)
+    flags = c.int("tcp_flags", 0, np.uint8)
+    lut = np.zeros(256, dtype=bool)
+    lut[list(_ICMP4_TYPES)] = True
+    icmp = (proto == 1) & lut[c.int("icmp_type", 0, np.uint8)] & c.valid("icmp_type")
+    back = (proto == 6) & (((flags & 4) != 0) | ((flags & 18) == 18)) | icmp
+    back &= c.int("ip_version", 0, np.uint8) == 4
+    rows = np.flatnonzero(back)
+    take = pa.array(rows)
+    t = pa.table({n: c.arrow(n).take(take) for n in _COLUMNS if n != "ip_version"})
+    # the quoted fields of the ICMP rows, read on their own (other rows: null)
+    icmp_expr = ((ds.field("ip_version") == 4) & (ds.field("proto") == 1)
+                 & ds.field("icmp_type").isin(pa.array(_ICMP4_TYPES, pa.uint8())))  # fmt: skip
+    q = c.rows_where(_INNER.split(", "), icmp_expr,
+                     f"ip_version = 4 AND proto = 1 AND icmp_type IN {_ICMP4_TYPES}")
+    at = np.flatnonzero(icmp[rows])
+    if q.num_rows != len(at):
+        raise RuntimeError("quoted fields do not line up with the ICMP backscatter rows")
+    for n in q.column_names:
+        vals = np.zeros(len(rows), dtype=np.int64)
+        valid = np.zeros(len(rows), dtype=bool)
+        vals[at] = ints(q, n, 0)
+        valid[at] = q.column(n).is_valid().to_numpy(zero_copy_only=False)
+        t = t.append_column(n, pa.array(vals, pa.int64(), mask=~valid))
+    return t
+
+
+def _v4_rows(
+    packets: PacketSource, period: Period | None, store: Any = None
+) -> dict[str, npt.NDArray[np.int64]]:
     """IPv4 backscatter: time, victim, attack protocol, victim port, spoofed address, class,
     ICMP mismatch (victim from the outer source or the quoted destination)."""
-    where, args = period_where(period)
-    t = query(
-        packets,
-        f"""SELECT epoch_ns(ts) AS ts, src, dst, proto, sport, tcp_flags, icmp_type, {_INNER}
-            FROM packets WHERE {where} AND ip_version = 4 AND {_BACKSCATTER_SQL}""",
-        args,
-    )
+    c = packet_columns(packets, period, store=store, sql_columns=[*_COLUMNS, *_INNER.split(", ")],
+                       where=f"ip_version = 4 AND {_BACKSCATTER_SQL}")  # fmt: skip
+    t = _v4_table(c)
 
     def col(name: str, fill: int) -> npt.NDArray[np.int64]:
         return tc.column(t, name, fill)
@@ -210,19 +255,16 @@ def _v4_rows(packets: PacketSource, period: Period | None) -> dict[str, npt.NDAr
 
 
 def _v6_rows(
-    packets: PacketSource, period: Period | None
+    packets: PacketSource, period: Period | None, store: Any = None
 ) -> tuple[dict[str, npt.NDArray[np.int64]], pa.Array]:
     """IPv6 backscatter as :func:`_v4_rows`; ``victim`` indexes the returned array of 16-byte
     victims and ``spoofed`` numbers the monitored addresses hit. The quoted IPv6 header of an
     ICMPv6 error starts the payload: next header at byte 6, source at 8, destination at 24,
     then the quoted ports (no extension headers)."""
-    where, args = period_where(period)
-    t = query(
-        packets,
-        f"""SELECT epoch_ns(ts) AS ts, src6, dst6, proto, sport, tcp_flags, icmp_type, payload
-            FROM packets WHERE {where} AND ip_version = 6 AND {_BACKSCATTER6_SQL}""",
-        args,
-    )
+    c = packet_columns(packets, period, store=store, sql_columns=["ts"], where="FALSE")
+    t = c.rows_where(["ts", "src6", "dst6", "proto", "sport", "tcp_flags", "icmp_type",
+                      "payload"], _is_backscatter(6),
+                     f"ip_version = 6 AND {_BACKSCATTER6_SQL}")  # fmt: skip
     n = t.num_rows
     src_m, _ = _fixed(t.column("src6"), 16)
     dst_m, _ = _fixed(t.column("dst6"), 16)
@@ -253,7 +295,8 @@ def _v6_rows(
     }, enc.dictionary
 
 
-def detect(packets: PacketSource, period: Period | None, params: Params = Params()) -> pa.Table:
+def detect(packets: PacketSource, period: Period | None, params: Params = Params(),
+           store: Any = None) -> pa.Table:  # fmt: skip
     """Infer DDoS attacks from backscatter.
 
     Parameters
@@ -264,15 +307,18 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
         Only packets inside the period (UTC bounds of its observation days); None: all.
     params : Params
         Thresholds.
+    store : teiten.store.Store, optional
+        The store whose packet table ``packets`` is: its files are then read directly with
+        Arrow (see :func:`~teiten.detections._common.read_columns`).
 
     Returns
     -------
     pyarrow.Table
         :data:`SCHEMA`, one row per attack, sorted by start.
     """
-    r4 = _v4_rows(packets, period)
-    r6, victims6 = _v6_rows(packets, period)
-    n_mon = params.monitored_addresses or monitored_count(packets, period)
+    r4 = _v4_rows(packets, period, store)
+    r6, victims6 = _v6_rows(packets, period, store)
+    n_mon = params.monitored_addresses or monitored_count(packets, period, store)
     cols = {k: np.r_[r4[k], r6[k]] for k in r4}
     if len(cols["ts"]) == 0:
         return SCHEMA.empty_table()

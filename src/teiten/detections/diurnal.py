@@ -34,7 +34,8 @@ longer than 64 days ``min_days`` is checked on a lower bound.
 
 Examples
 --------
->>> import numpy as np
+>>> import numba
+import numpy as np
 >>> from teiten.detections._common import packets_from_columns
 >>> hours = np.arange(7 * 24)  # a week; source 1 only 09-17 UTC, source 2 all day
 >>> day = hours[(hours % 24 >= 9) & (hours % 24 < 17)]
@@ -57,6 +58,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -64,6 +66,7 @@ import pyarrow.dataset as ds
 
 from teiten.core.errors import InputError, UsageError
 from teiten.core.periods import Period, zone
+from teiten.detections._columns import packet_columns
 from teiten.detections._common import (
     NS,
     PacketSource,
@@ -173,7 +176,8 @@ def country_utc_offset_h(country: str | None, at: datetime) -> float:
 def fisher_g_pvalue(g: npt.NDArray[np.float64], m: int) -> npt.NDArray[np.float64]:
     """Approximate p-value of Fisher's g for ``m`` periodogram ordinates.
 
-    >>> import numpy as np
+    >>> import numba
+import numpy as np
     >>> float(fisher_g_pvalue(np.array([0.5]), 100)[0]) < 1e-15
     True
     """
@@ -357,6 +361,134 @@ def _per_source(packets: PacketSource, period: Period | None) -> dict[str, Any] 
     }  # fmt: skip
 
 
+@numba.njit(cache=True)
+def _source_kernel(
+    ids: npt.NDArray[np.int64], h: npt.NDArray[np.int64], cc: npt.NDArray[np.int64],
+    n_src: int, d_lo: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64], npt.NDArray[np.int64],
+           npt.NDArray[np.int64], npt.NDArray[np.int64]]:  # fmt: skip  # pragma: no cover
+    hod = np.zeros((n_src, 24), np.int64)
+    bits = np.zeros(n_src, np.uint64)
+    h0 = np.full(n_src, np.iinfo(np.int64).max, np.int64)
+    h1 = np.full(n_src, np.iinfo(np.int64).min, np.int64)
+    first = np.full(n_src, -1, np.int64)
+    for i in range(len(ids)):
+        g, hh = ids[i], h[i]
+        hod[g, hh % 24] += 1
+        bits[g] |= np.uint64(1) << np.uint64((hh // 24 - d_lo) % 64)
+        h0[g] = min(h0[g], hh)
+        h1[g] = max(h1[g], hh)
+        if first[g] < 0 and cc[i] >= 0:
+            first[g] = i
+    return hod, bits, h0, h1, first
+
+
+def _read_rows(
+    packets: PacketSource, period: Period | None, store: Any
+) -> dict[str, Any]:
+    """The Arrow route's rows (IPv4 with a source): source number per row (shared with the
+    other detections), hour, the row's country code and the country names."""
+    c = packet_columns(packets, period, store=store, sql_columns=[], where="FALSE")
+    c.load(["ts", "ip_version", "src", "country"])
+    ids, uniq = c.src_ids()
+    cc, vocab = c.codes("country")
+    h = c.int("ts", 0) // _HOUR
+    rows = (c.int("ip_version", 0, np.uint8) == 4) & c.valid("src")
+    if not rows.all():
+        ids, cc, h = ids[rows], cc[rows], h[rows]
+    return {"ids": ids, "uniq": uniq, "h": h, "cc": cc, "vocab": vocab}
+
+
+def _per_source_rows(rows: dict[str, Any], period: Period | None) -> dict[str, Any] | None:
+    """Pass 1 (:func:`_per_source`) over the rows of :func:`_read_rows`, compiled; the
+    Fourier sums come from each source's hour-of-day counts."""
+    n_src = len(rows["uniq"])
+    if len(rows["ids"]) == 0:
+        return None
+    d_lo = int(period.start_utc.timestamp()) // 86400 if period is not None else 0
+    hod, bits, h0, h1, first = _source_kernel(rows["ids"], rows["h"], rows["cc"], n_src, d_lo)
+    seen = np.flatnonzero(hod.sum(axis=1) > 0)  # numbers of sources with IPv4 rows
+    order = seen[np.argsort(rows["uniq"][seen], kind="stable")]  # by source, as SQL orders
+    vocab = np.array([*rows["vocab"], None], dtype=object)
+    has = first[order] >= 0
+    ctext = vocab[np.where(has, rows["cc"][np.maximum(first[order], 0)], len(rows["vocab"]))]
+    enc = pa.array(ctext.tolist(), pa.string()).dictionary_encode()
+    hod = hod[order].astype(np.float64)
+    rank = np.full(n_src, -1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    rows["rank"] = rank  # source number -> position in the output
+    return {
+        "src": rows["uniq"][order].astype(np.int64),
+        "n": hod.sum(axis=1),
+        "xc": hod @ np.cos(np.pi * np.arange(24) / 12),
+        "xs": hod @ np.sin(np.pi * np.arange(24) / 12),
+        "h0": h0[order], "h1": h1[order], "bits": bits[order],
+        "ccode": np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64),
+        "cnames": [str(c) for c in enc.dictionary.to_pylist()],
+    }  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _hourly_kernel(
+    ids: npt.NDArray[np.int64], h: npt.NDArray[np.int64], ent: npt.NDArray[np.int64],
+    n_ent: int, h_lo: int, span: int,
+) -> npt.NDArray[np.int64]:  # pragma: no cover - compiled
+    counts = np.zeros(n_ent * span, np.int64)
+    for i in range(len(ids)):
+        e = ent[ids[i]]
+        if e >= 0:
+            counts[e * span + h[i] - h_lo] += 1
+    return counts
+
+
+def _hourly(
+    ids: npt.NDArray[np.int64], h: npt.NDArray[np.int64], ent: npt.NDArray[np.int64],
+    names: npt.NDArray[np.int64],
+) -> pa.Table:
+    """Rows counted per (entity, hour) as a table ``e, h, n``: ``ent`` maps each row's number
+    (``ids``) to a compact candidate index (-1: none) and ``names`` that index to ``e``."""
+    empty = pa.table({"e": pa.array([], pa.int64()), "h": pa.array([], pa.int64()),
+                      "n": pa.array([], pa.int64())})  # fmt: skip
+    if len(ids) == 0 or len(names) == 0:
+        return empty
+    h_lo = int(h.min())
+    span = int(h.max()) - h_lo + 1
+    if len(names) * span <= 1 << 27:
+        counts = _hourly_kernel(ids, h, ent, len(names), h_lo, span)
+        k = np.flatnonzero(counts)
+        n = counts[k]
+    else:  # too many cells for a dense count: sort the rows' keys
+        e = ent[ids]
+        sel = e >= 0
+        k, n = np.unique(e[sel] * span + (h[sel] - h_lo), return_counts=True)
+    return pa.table({"e": names[k // span], "h": k % span + h_lo, "n": n.astype(np.int64)})
+
+
+def _series_rows(
+    rows: dict[str, Any], levels: list[_Level], cnames: list[str]
+) -> list[pa.Table]:
+    """Pass 2 (:func:`_series`) over the rows of :func:`_read_rows`, compiled."""
+    out: dict[str, pa.Table] = {}
+    rank = rows["rank"]  # source number -> output position (-1: no IPv4 rows)
+    for lv in levels:
+        if not lv.candidate.any():
+            continue
+        names = np.flatnonzero(lv.candidate).astype(np.int64)
+        compact = np.full(len(lv.key) + 1, -1, dtype=np.int64)  # last: no entity
+        compact[names] = np.arange(len(names))
+        if lv.name == "country":  # the packet's own country
+            cand = {cnames[int(k)]: int(compact[i]) for i, k in enumerate(lv.key.tolist())}
+            ent = np.asarray([cand.get(c, -1) for c in rows["vocab"]] + [-1], dtype=np.int64)
+            out[lv.name] = _hourly(np.where(rows["cc"] >= 0, rows["cc"], len(rows["vocab"])),
+                                   rows["h"], ent, names)  # fmt: skip
+        else:
+            of_pos = np.r_[compact[np.where(lv.of_source >= 0, lv.of_source, len(lv.key))], -1]
+            out[lv.name] = _hourly(rows["ids"], rows["h"], of_pos[rank], names)
+    empty = _hourly(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                    np.zeros(0, np.int64))  # fmt: skip
+    return [out.get(lv.name, empty) for lv in levels]
+
+
 def _query_with(packets: PacketSource, sql: str, params: list[Any], table: pa.Table) -> pa.Table:
     """:func:`query` with one more Arrow table visible to the SQL as ``m``."""
     import duckdb
@@ -528,8 +660,9 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
     params : Params
         Thresholds and levels.
     store : teiten.store.Store, optional
-        Accepted for a uniform call (``teiten.detections.run(..., store=)``); the hourly
-        series are not in the statistics rollups, so the packets are read.
+        The store whose packet table ``packets`` is: its files are then read directly with
+        Arrow, once for both passes (see :func:`~teiten.detections._common.read_columns`);
+        the hourly series are not in the statistics rollups.
 
     Returns
     -------
@@ -537,14 +670,18 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
         :data:`SCHEMA`, per level, busiest entities first. The schema metadata
         ``skipped_levels`` (JSON) names levels not tested and why.
     """
-    del store
     for level in params.levels:
         if level not in LEVELS:
             raise UsageError(f"unknown diurnal level {level!r} (one of {', '.join(LEVELS)})")
     skipped = skipped_levels(params)
     levels = [lv for lv in LEVELS if lv in params.levels and lv not in skipped]
     meta = {b"skipped_levels": json.dumps(skipped).encode()}
-    src = _per_source(packets, period) if levels else None
+    arrow = store is not None or isinstance(packets, pa.Table | ds.Dataset)
+    rows = _read_rows(packets, period, store) if levels and arrow else None
+    if rows is not None:
+        src = _per_source_rows(rows, period)
+    else:
+        src = _per_source(packets, period) if levels else None
     if src is None:
         return SCHEMA.empty_table().replace_schema_metadata(meta)
     keys = {
@@ -555,7 +692,11 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
     if "asn" in levels:
         keys["asn"] = asn_of(src["src"], str(params.asn_mmdb))
     groups = [_group(lv, keys[lv], src, params) for lv in levels]
-    series = _series(packets, period, src["src"], groups, src["cnames"])
+    if rows is not None:
+        series = _series_rows(rows, groups, src["cnames"])
+        del rows
+    else:
+        series = _series(packets, period, src["src"], groups, src["cnames"])
     parts = [check_schema(_report(lv, s, period, params, src["cnames"]), SCHEMA)
              for lv, s in zip(groups, series, strict=True) if len(lv.keep)]  # fmt: skip
     out = pa.concat_tables(parts) if parts else SCHEMA.empty_table()

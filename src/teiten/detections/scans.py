@@ -50,14 +50,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from teiten.core.periods import Period
+from teiten.detections._columns import Columns, ints, packet_columns, string_codes
 from teiten.detections._common import (
     IPV4_SPACE,
     NS,
@@ -70,8 +72,6 @@ from teiten.detections._common import (
     ip6_text,
     ip_text,
     majority,
-    period_where,
-    query,
     schema,
     sessionise,
     top_values_per_group,
@@ -210,7 +210,7 @@ def _campaign_counts(
 ) -> tuple[npt.NDArray[np.int64], ...]:
     """Per campaign: distinct addresses, distinct ports, max addresses on one port, max ports
     on one address — with two single-key sorts of packed (campaign, port, address) keys."""
-    _, didx = np.unique(dst, return_inverse=True)
+    didx = dense_ids(dst.astype(np.uint64))[0]  # any numbering of the addresses will do
     if n_s >= 1 << 23 or didx.max(initial=0) >= 1 << 24:  # too wide to pack: generic path
         return (distinct_per_group(sid, dst, n_s), distinct_per_group(sid, port, n_s),
                 _max_distinct_pairs(sid, port, dst, n_s),
@@ -232,44 +232,102 @@ def _campaign_counts(
     return n_dst, n_ports, dst_per_port, ports_per_dst
 
 
-def _probes(
-    packets: PacketSource, period: Period | None
-) -> tuple[dict[str, npt.NDArray[np.int64]], npt.NDArray[np.uint64], pa.Array | None]:
-    """Probe rows as arrays (``ts``, ``dst``, ``port``, ``tool`` and ``country`` codes), their
-    (source, protocol) keys, and the IPv6 source dictionary (bits 8.. of IPv6 keys index it).
+def _is_probe(version: int) -> ds.Expression:
+    """:func:`_probe_sql` for one IP version as an Arrow expression."""
+    proto, itype = ds.field("proto"), ds.field("icmp_type")
+    tcp = (proto == 6) & (pc.bit_wise_and(ds.field("tcp_flags"), 22) == 2)
+    udp = (proto == 17) & (pc.coalesce(ds.field("sport"), pa.scalar(0, pa.uint16())) != 53)
+    icmp = (proto == 1) & (itype == 8) if version == 4 else (proto == 58) & (itype == 128)
+    has_port = ~pc.coalesce(ds.field("dport").cast(pa.int32()), itype.cast(pa.int32())).is_null()
+    return (ds.field("ip_version") == version) & (tcp | udp | icmp) & has_port
 
-    Tool and country come as small integers (see :func:`_tool_name`, :func:`_country_name`)
-    so that no string column is materialised for millions of rows.
-    """
-    where, args = period_where(period)
-    tools = ", ".join(f"'{x}'" for x in TOOLS)
-    sel = (
-        "epoch_ns(ts) AS ts, {s}, proto, {d}, coalesce(dport, icmp_type)::INTEGER AS port,"
-        f" coalesce(list_position([{tools}], tool::VARCHAR), 0)::INTEGER AS tool,"
-        " coalesce(CASE WHEN length(country::VARCHAR) = 2 THEN ascii(country::VARCHAR) * 256"
-        " + ascii(substr(country::VARCHAR, 2, 1)) END, 0)::INTEGER AS country"
-    )
-    t4 = query(packets, f"SELECT {sel.format(s='src', d='dst')} FROM packets WHERE {where}"
-                        f" AND ip_version = 4 AND {_probe_sql()}", args)  # fmt: skip
-    t6 = query(packets, f"SELECT {sel.format(s='src6', d='dst6')} FROM packets WHERE {where}"
-                        f" AND ip_version = 6 AND {_probe_sql()}", args)  # fmt: skip
 
-    def num(t: pa.Table, name: str) -> npt.NDArray[np.int64]:
-        return np.asarray(t.column(name).to_numpy(), dtype=np.int64)
+#: Columns the probe selection and the campaigns read.
+_COLUMNS: Final = ["ts", "ip_version", "src", "dst", "proto", "sport", "dport", "tcp_flags",
+                   "icmp_type", "tool", "country"]  # fmt: skip
 
-    names = ("ts", "port", "tool", "country")
-    key4 = (num(t4, "src").astype(np.uint64) << np.uint64(8)) | num(t4, "proto").astype(np.uint64)
-    cols = {c: num(t4, c) for c in names} | {"dst": num(t4, "dst")}
+
+def _probe_mask(c: Columns) -> npt.NDArray[np.bool_]:
+    """IPv4 probe rows (:func:`_probe_sql` in NumPy; a null field never matches)."""
+    proto = c.int("proto", 0, np.uint8)
+    itype = c.int("icmp_type", 0, np.uint8)
+    has_type = c.valid("icmp_type")
+    probe: npt.NDArray[np.bool_] = (proto == 6) & ((c.int("tcp_flags", 0, np.uint8) & 22) == 2)
+    probe |= (proto == 17) & (c.int("sport", 0, np.uint16) != 53)
+    probe |= (proto == 1) & (itype == 8) & has_type
+    probe &= c.int("ip_version", 0, np.uint8) == 4
+    probe &= c.valid("dport") | has_type
+    return probe
+
+
+def _tool_codes(values: list[str]) -> list[int]:
+    """1-based position of each tool name in the vocabulary (0: not in it)."""
+    pos = {x: i + 1 for i, x in enumerate(TOOLS)}
+    return [pos.get(v, 0) for v in values]
+
+
+def _country_codes(values: list[str]) -> list[int]:
+    """Two-character country codes packed in 16 bits (0: other)."""
+    return [ord(v[0]) * 256 + ord(v[1]) if len(v) == 2 else 0 for v in values]
+
+
+@dataclass(frozen=True, slots=True)
+class _Probes:
+    """Probe rows: ``ts``, ``dst``, ``port`` per probe (IPv4 then IPv6), their (source,
+    protocol) keys, the IPv6 source dictionary (bits 8.. of IPv6 keys index it), and a way
+    to the tool and country codes of some probes (:meth:`labels`)."""
+
+    cols: dict[str, npt.NDArray[np.int64]]
+    keys: npt.NDArray[np.uint64]
+    src6: pa.Array | None
+    v4_rows: npt.NDArray[np.intp]  # rows of the IPv4 probes in the packet columns
+    packets: Columns
+    t6: pa.Table
+
+    def labels(self, idx: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.int64]]:
+        """``tool`` (see :func:`_tool_name`) and ``country`` (:func:`_country_name`) codes of
+        the probes ``idx``."""
+        n4 = len(self.v4_rows)
+        in4 = idx < n4
+        out = {}
+        for name, fn in (("tool", _tool_codes), ("country", _country_codes)):
+            codes, vocab = self.packets.codes(name)
+            lut = np.asarray([*fn(vocab), 0], dtype=np.int64)
+            v = np.zeros(len(idx), dtype=np.int64)
+            v[in4] = lut[codes[self.v4_rows[idx[in4]]]]
+            if (~in4).any():
+                v6 = string_codes(self.t6.column(name), fn)
+                v[~in4] = v6[idx[~in4] - n4]
+            out[name] = v
+        return out
+
+
+def _probes(packets: PacketSource, period: Period | None, store: Any = None) -> _Probes:
+    """The probe rows of the period (IPv4 from the packet columns, IPv6 read apart)."""
+    c = packet_columns(packets, period, store=store, sql_columns=_COLUMNS,
+                       where=f"ip_version = 4 AND {_probe_sql()}")  # fmt: skip
+    c.load(_COLUMNS)
+    rows = np.flatnonzero(_probe_mask(c))
+    dport = c.int("dport", -1, np.int32)[rows]
+    port4 = np.where(dport >= 0, dport, c.int("icmp_type", 0, np.int32)[rows]).astype(np.int64)
+    key4 = (c.int("src", 0, np.uint32)[rows].astype(np.uint64) << np.uint64(8)) | c.int(
+        "proto", 0, np.uint8)[rows]  # fmt: skip
+    cols = {"ts": c.int("ts", 0)[rows], "dst": c.int("dst", 0, np.uint32)[rows].astype(np.int64),
+            "port": port4}  # fmt: skip
+    t6 = c.rows_where(["ts", "src6", "proto", "dst6", "dport", "icmp_type", "tool", "country"],
+                      _is_probe(6), f"ip_version = 6 AND {_probe_sql()}")  # fmt: skip
     if t6.num_rows == 0:
-        return cols, key4, None
+        return _Probes(cols, key4, None, rows, c, t6)
+    dport6 = ints(t6, "dport", -1)
+    port6 = np.where(dport6 >= 0, dport6, ints(t6, "icmp_type", 0))
     src6 = pc.dictionary_encode(t6.column("src6")).combine_chunks()
     dst6 = pc.dictionary_encode(t6.column("dst6")).combine_chunks()
     idx6 = np.asarray(src6.indices.to_numpy(), dtype=np.uint64)
-    key6 = V6_KEY | (idx6 << np.uint64(8)) | num(t6, "proto").astype(np.uint64)
-    cols = {c: np.r_[cols[c], num(t6, c)] for c in names} | {
-        "dst": np.r_[cols["dst"], IPV4_SPACE + np.asarray(dst6.indices.to_numpy(), np.int64)]
-    }
-    return cols, np.r_[key4, key6], src6.dictionary
+    key6 = V6_KEY | (idx6 << np.uint64(8)) | ints(t6, "proto", 0, np.uint64)
+    c6 = {"ts": ints(t6, "ts", 0), "port": port6,
+          "dst": IPV4_SPACE + np.asarray(dst6.indices.to_numpy(), np.int64)}  # fmt: skip
+    cols = {k: np.r_[cols[k], c6[k]] for k in cols}
+    return _Probes(cols, np.r_[key4, key6], src6.dictionary, rows, c, t6)
 
 
 def _tool_name(code: int) -> str | None:
@@ -349,7 +407,8 @@ def _campaigns(
     )
 
 
-def detect(packets: PacketSource, period: Period | None, params: Params = Params()) -> pa.Table:
+def detect(packets: PacketSource, period: Period | None, params: Params = Params(),
+           store: Any = None) -> pa.Table:  # fmt: skip
     """Find scan campaigns.
 
     Parameters
@@ -360,16 +419,20 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
         Only packets inside the period; None: all.
     params : Params
         Thresholds.
+    store : teiten.store.Store, optional
+        The store whose packet table ``packets`` is: its files are then read directly with
+        Arrow (faster than through SQL; see :func:`~teiten.detections._common.read_columns`).
 
     Returns
     -------
     pyarrow.Table
         :data:`SCHEMA`, one row per campaign, most destinations first.
     """
-    cols, keys, src6_dict = _probes(packets, period)
+    probes = _probes(packets, period, store)
+    cols, keys, src6_dict = probes.cols, probes.keys, probes.src6
     if len(keys) == 0:
         return SCHEMA.empty_table()
-    n_mon = params.monitored_addresses or monitored_count(packets, period)
+    n_mon = params.monitored_addresses or monitored_count(packets, period, store)
     h4 = _scaled(params.min_destinations, params.max_share, n_mon)
     if src6_dict is not None:
         n6 = len(np.unique(cols["dst"][cols["dst"] >= IPV4_SPACE]))
@@ -417,10 +480,9 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
         src6 = src6_dict.take(pa.array(srcnum[k][kv6_mask].astype(np.int64)))
         for i, text in zip(np.flatnonzero(kv6_mask).tolist(), ip6_text(src6), strict=True):
             src_text[i] = text
-    tcode, tcount = majority(sid, np.where(cols["tool"][sess.rows] > 0,
-                                           cols["tool"][sess.rows], -1), n_s)  # fmt: skip
-    ccode, _ = majority(sid, np.where(cols["country"][sess.rows] > 0,
-                                      cols["country"][sess.rows], -1), n_s)  # fmt: skip
+    labels = probes.labels(sess.rows)
+    tcode, tcount = majority(sid, np.where(labels["tool"] > 0, labels["tool"], -1), n_s)
+    ccode, _ = majority(sid, np.where(labels["country"] > 0, labels["country"], -1), n_s)
 
     def v4only(x: npt.NDArray[np.float64]) -> pa.Array:
         return pa.array(x, pa.float64(), mask=kv6_mask)

@@ -22,9 +22,13 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from teiten.core.periods import Period
+from teiten.detections._columns import packet_columns, string_codes, vocabulary_codes
 from teiten.detections._common import (
     PacketSource,
     check_schema,
@@ -98,7 +102,81 @@ def _counts(packets: PacketSource, where: str, args: list[Any], version: int) ->
     )
 
 
-def detect(packets: PacketSource, period: Period | None, params: Params = Params()) -> pa.Table:
+def _tally(
+    ids: npt.NDArray[np.int64], n_src: int, tool: npt.NDArray[Any], vocab: list[str]
+) -> tuple[npt.NDArray[np.int64], ...]:
+    """Per source (``ids`` numbers them): all packets, and per fingerprint (columns in name
+    order) the packets carrying it; sources without a fingerprinted packet dropped."""
+    names = sorted(vocab)
+    rank = np.zeros(max(len(vocab), 1), dtype=np.int64)  # tool code -> position by name
+    rank[[vocab.index(n) for n in names]] = np.arange(len(names))
+    n_tool = max(len(names), 1)
+    has = tool >= 0
+    per = np.bincount(ids[has] * n_tool + rank[tool[has]], minlength=n_src * n_tool)
+    per = per.reshape(n_src, n_tool)
+    keep = np.flatnonzero(per.sum(axis=1) > 0)
+    return keep, np.bincount(ids, minlength=n_src)[keep], per[keep]
+
+
+def _verdict_table(
+    per: npt.NDArray[np.int64], packets: npt.NDArray[np.int64], names: list[str],
+    src: pa.Array, src6: pa.Array, version: int,
+) -> pa.Table:  # fmt: skip
+    """The rows of :func:`_counts` from the tallies (rows already in output order)."""
+    n_tool = per.shape[1]
+    order = np.argsort(-per, axis=1, kind="stable")  # most packets first, ties by name
+    top = np.take_along_axis(per, order, axis=1)
+    second = top[:, 1] if n_tool > 1 else np.zeros(len(per), dtype=np.int64)
+    name_arr = np.array(names or [""], dtype=object)
+    return pa.table({
+        "src": src, "src6": src6,
+        "ip_version": pa.array(np.full(len(per), version), pa.uint8()),
+        "packets": packets.astype(np.int64),
+        "candidate": pa.array(name_arr[order[:, 0]].tolist(), pa.string()),
+        "tool_packets": top[:, 0].astype(np.int64),
+        "runner_up": pa.array(name_arr[order[:, min(1, n_tool - 1)]].tolist(), pa.string(),
+                              mask=second == 0),
+        "runner_up_packets": pa.array(second, pa.int64(), mask=second == 0),
+    })  # fmt: skip
+
+
+def _arrow_counts(packets: PacketSource, period: Period | None, store: Any) -> list[pa.Table]:
+    """:func:`_counts` for both IP versions over the packet columns (Arrow route): per-row
+    source numbers from a hashed pass, counts by ``bincount``."""
+    c = packet_columns(packets, period, store=store, sql_columns=[], where="FALSE")
+    c.load(["ip_version", "src", "tool"])
+    ids, uniq = c.src_ids()
+    tool, vocab = c.codes("tool")
+    v4 = c.int("ip_version", 0, np.uint8) == 4
+    if not v4.all():
+        ids, tool = ids[v4], tool[v4]
+    keep, npk, per = _tally(ids, len(uniq), tool, vocab)
+    real = uniq[keep] != np.uint64(2**63)  # rows without a source are no source
+    keep, npk, per = keep[real], npk[real], per[real]
+    srt = np.argsort(uniq[keep], kind="stable")
+    t4 = _verdict_table(per[srt], npk[srt], sorted(vocab), pa.array(uniq[keep][srt], pa.uint32()),
+                        pa.nulls(len(keep), pa.binary()), 4)  # fmt: skip
+    t = c.rows_where(["src6", "tool"], ds.field("ip_version") == 6, "ip_version = 6")
+    vocab6, code = vocabulary_codes()
+    tool6 = string_codes(t.column("tool"), code, -1)
+    enc = pc.dictionary_encode(t.column("src6")).combine_chunks()
+    idx = np.asarray(enc.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    values = enc.dictionary
+    n6 = len(values) + 1  # the last number: rows without a source
+    keep, npk, per = _tally(np.where(idx >= 0, idx, n6 - 1), n6, tool6,
+                            sorted(vocab6, key=vocab6.__getitem__))  # fmt: skip
+    keep, npk, per = keep[keep < n6 - 1], npk[keep < n6 - 1], per[keep < n6 - 1]
+    raw = np.frombuffer(values.buffers()[1], dtype=">u8")[values.offset * 2 :] if len(
+        values) else np.zeros(0, ">u8")  # fmt: skip
+    raw = raw[: 2 * len(values)].reshape(-1, 2)[keep]
+    srt = np.lexsort((raw[:, 1], raw[:, 0]))  # by address bytes, as SQL orders a BLOB
+    t6 = _verdict_table(per[srt], npk[srt], sorted(vocab6), pa.nulls(len(keep), pa.uint32()),
+                        values.take(pa.array(keep[srt])).cast(pa.binary()), 6)  # fmt: skip
+    return [t4, t6]
+
+
+def detect(packets: PacketSource, period: Period | None, params: Params = Params(),
+           store: Any = None) -> pa.Table:  # fmt: skip
     """Per-source tool verdicts by majority with evidence counts.
 
     Parameters
@@ -109,14 +187,20 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
         Only packets inside the period; None: all.
     params : Params
         Thresholds.
+    store : teiten.store.Store, optional
+        The store whose packet table ``packets`` is: its files are then read directly with
+        Arrow (see :func:`~teiten.detections._common.read_columns`).
 
     Returns
     -------
     pyarrow.Table
         :data:`SCHEMA`, sorted by source.
     """
-    where, args = period_where(period)
-    parts = [_counts(packets, where, args, version) for version in (4, 6)]
+    if store is not None or isinstance(packets, pa.Table | ds.Dataset):
+        parts = _arrow_counts(packets, period, store)
+    else:
+        where, args = period_where(period)
+        parts = [_counts(packets, where, args, version) for version in (4, 6)]
     t = pa.concat_tables([p for p in parts if p.num_rows] or parts[:1])
     if t.num_rows == 0:
         return SCHEMA.empty_table()
