@@ -27,13 +27,12 @@ import pyarrow.dataset as ds
 from teiten.core.periods import Period
 from teiten.detections._common import (
     PacketSource,
-    dense_ids,
     packets_from_columns,
     period_where,
     query,
 )
 
-_SHARED: contextvars.ContextVar[dict[tuple[Any, ...], Columns] | None] = contextvars.ContextVar(
+_SHARED: contextvars.ContextVar[dict[tuple[Any, ...], Extract] | None] = contextvars.ContextVar(
     "teiten_detections_shared_columns", default=None
 )
 
@@ -247,79 +246,31 @@ def vocabulary_codes() -> tuple[dict[str, int], Callable[[list[str]], list[int]]
     return vocab, code
 
 
-class Columns:
-    """Packet columns of one period as NumPy arrays, read on first use and kept.
+class Batch:
+    """One record batch of packets, with memoised NumPy views of its columns."""
 
-    Parameters
-    ----------
-    source : pyarrow.Table or pyarrow.dataset.Dataset
-        The packets (a SQL route's pre-filtered table, an Arrow table, or a dataset).
-    period : teiten.core.periods.Period or None
-        Only packets inside the period (None: all; or already applied).
-    """
-
-    def __init__(self, source: pa.Table | ds.Dataset, period: Period | None,
-                 sql: tuple[PacketSource, Period | None] | None = None) -> None:  # fmt: skip
-        self._sql = sql  # the SQL route: (packets, period) for further queries
-        self._source = source
-        self._period = period
-        self._arrow: dict[str, pa.ChunkedArray] = {}
+    def __init__(self, rb: pa.RecordBatch, vocabs: dict[str, Any]) -> None:
+        self.rb = rb
+        self._vocabs = vocabs
         self._memo: dict[Any, Any] = {}
-        self._keep: npt.NDArray[np.bool_] | None = None  # rows inside the period
-        self._loaded_ts = False
-
-    def _load(self, names: list[str]) -> None:
-        missing = [n for n in names if n not in self._arrow and n in self._source.schema.names]
-        if not missing:
-            return
-        if not self._loaded_ts and "ts" not in missing:
-            missing.append("ts")
-        if isinstance(self._source, pa.Table):
-            t = self._source.select(missing)
-        else:
-            t = self._source.to_table(columns=missing,
-                                      filter=_partition_filter(self._source, self._period))
-        if not self._loaded_ts:  # rows of the read partitions inside the period
-            self._loaded_ts = True
-            ts = _ts_int(t.select(["ts"])).column(0)
-            if self._period is not None:
-                keep = np.asarray(pc.and_(
-                    pc.greater_equal(ts, self._period.start_ns),
-                    pc.less(ts, self._period.end_ns)).fill_null(False).to_numpy(
-                        zero_copy_only=False), dtype=bool)  # fmt: skip
-                self._keep = None if keep.all() else keep
-            t = t.set_column(t.column_names.index("ts"), "ts", ts)
-        for n in t.column_names:
-            col = t.column(n)
-            if self._keep is not None:
-                col = col.filter(pa.array(self._keep))
-            self._arrow[n] = col
 
     def __len__(self) -> int:
-        self._load(["ts"])
-        return len(self._arrow["ts"]) if "ts" in self._arrow else self._source.num_rows
+        return int(self.rb.num_rows)
 
     def has(self, name: str) -> bool:
-        """Whether the packets have column ``name``."""
-        return name in self._source.schema.names
+        """Whether the batch has column ``name``."""
+        return name in self.rb.schema.names
 
-    def arrow(self, name: str) -> pa.ChunkedArray:
-        """Column ``name`` as Arrow (period rows)."""
-        self._load([name])
-        return self._arrow[name]
-
-    def load(self, names: list[str]) -> None:
-        """Read the named columns (those not read yet) in one pass over the files."""
-        self._load(names)
+    def arrow(self, name: str) -> pa.Array:
+        """Column ``name`` as Arrow."""
+        return self.rb.column(name)
 
     def int(self, name: str, fill: int, dtype: Any = np.int64) -> npt.NDArray[Any]:
-        """A numeric column as NumPy (nulls and a missing column as ``fill``), memoised."""
+        """A numeric column as NumPy (nulls and a missing column as ``fill``)."""
         key = ("int", name, fill, np.dtype(dtype).str)
         if key not in self._memo:
-            if not self.has(name):
-                self._memo[key] = np.full(len(self), fill, dtype=dtype)
-            else:
-                self._memo[key] = _numeric(self.arrow(name), fill, dtype)
+            self._memo[key] = (_numeric(self.rb.column(name), fill, dtype) if self.has(name)
+                               else np.full(len(self), fill, dtype=dtype))  # fmt: skip
         out: npt.NDArray[Any] = self._memo[key]
         return out
 
@@ -327,44 +278,123 @@ class Columns:
         """Which rows have a value in column ``name``."""
         key = ("valid", name)
         if key not in self._memo:
-            if not self.has(name):
-                self._memo[key] = np.zeros(len(self), dtype=bool)
-            else:
-                self._memo[key] = _validity(_single(self.arrow(name)))
+            self._memo[key] = (_validity(self.rb.column(name)) if self.has(name)
+                               else np.zeros(len(self), dtype=bool))  # fmt: skip
         out: npt.NDArray[np.bool_] = self._memo[key]
         return out
 
-    def codes(self, name: str) -> tuple[npt.NDArray[np.int32], list[str]]:
-        """A string column as codes (-1 null) into its vocabulary (first appearance order)."""
+    def codes(self, name: str, dtype: Any = np.int32) -> npt.NDArray[Any]:
+        """A string column as codes (-1: null) into the pass's vocabulary of that column."""
         key = ("codes", name)
         if key not in self._memo:
             if not self.has(name):
-                self._memo[key] = (np.full(len(self), -1, dtype=np.int32), [])
+                self._memo[key] = np.full(len(self), -1, dtype=dtype)
             else:
-                vocab, code = vocabulary_codes()
-                c = string_codes(self.arrow(name), code, -1, np.int32)
-                self._memo[key] = (c, sorted(vocab, key=vocab.__getitem__))
-        out: tuple[npt.NDArray[np.int32], list[str]] = self._memo[key]
+                if name not in self._vocabs:
+                    self._vocabs[name] = vocabulary_codes()
+                self._memo[key] = string_codes(self.rb.column(name), self._vocabs[name][1], -1,
+                                               dtype)  # fmt: skip
+        out: npt.NDArray[Any] = self._memo[key]
         return out
 
-    def src_ids(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
-        """Per row a number of its IPv4 source (:func:`dense_ids` of ``src``; rows without
-        one share the key 2^63), and the distinct keys."""
-        key = ("src_ids",)
-        if key not in self._memo:
-            src = self.int("src", 0, np.uint32).astype(np.uint64)
-            valid = self.valid("src")
-            if not valid.all():
-                src[~valid] = np.uint64(2**63)
-            self._memo[key] = dense_ids(src)
-        out: tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]] = self._memo[key]
-        return out
+
+#: A part of the pass: the columns it reads and the function (``module:name``) that takes
+#: what it needs from each :class:`Batch` (NumPy arrays, or Arrow tables, by name).
+PARTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "backscatter4": (("ts", "ip_version", "src", "dst", "proto", "sport", "tcp_flags",
+                      "icmp_type"), "teiten.detections.backscatter:take_rows"),
+    "probes4": (("ts", "ip_version", "src", "dst", "proto", "sport", "dport", "tcp_flags",
+                 "icmp_type", "tool", "country"), "teiten.detections.scans:take_rows"),
+    "sources4": (("ts", "ip_version", "src", "tool", "country"),
+                 "teiten.detections.tools:take_rows"),
+}  # fmt: skip
+
+
+class Extract:
+    """What one pass over the packets took for each part (see :func:`extract`)."""
+
+    def __init__(self, source: pa.Table | ds.Dataset, period: Period | None,
+                 sql: tuple[PacketSource, Period | None] | None) -> None:  # fmt: skip
+        self._source, self._period, self._sql = source, period, sql
+        self.parts: dict[str, dict[str, Any]] = {}
+        self._vocabs: dict[str, Any] = {}
+
+    def vocabulary(self, name: str) -> list[str]:
+        """The strings of column ``name`` in code order (codes from :meth:`Batch.codes`)."""
+        if name not in self._vocabs:
+            return []
+        vocab: dict[str, int] = self._vocabs[name][0]
+        return sorted(vocab, key=vocab.__getitem__)
+
+    def run(self, parts: list[str]) -> None:
+        """One pass over the batches for the given parts (not taken yet)."""
+        import importlib
+
+        todo = [p for p in parts if p not in self.parts]
+        if not todo:
+            return
+        names = self._source.schema.names
+        cols = sorted({c for p in todo for c in PARTS[p][0] if c in names}, key=names.index)
+        fns = {}
+        for p in todo:
+            mod, fn = PARTS[p][1].split(":")
+            fns[p] = getattr(importlib.import_module(mod), fn)
+        got: dict[str, dict[str, Any]] = {p: {} for p in todo}
+        # NumPy parts go into buffers sized for every row (pages are only touched as they
+        # fill), so that nothing is concatenated at the end
+        cap = (self._source.num_rows if isinstance(self._source, pa.Table) else
+               self._source.count_rows(filter=_partition_filter(self._source, self._period)))
+        fill: dict[str, int] = dict.fromkeys(todo, 0)
+        if isinstance(self._source, pa.Table):
+            batches: Any = _ts_int(self._source.select(cols)).to_batches(1 << 20)
+        else:
+            batches = self._source.to_batches(
+                columns=cols, filter=_partition_filter(self._source, self._period),
+                batch_size=1 << 20)  # fmt: skip
+        for rb in batches:
+            if rb.num_rows == 0:
+                continue
+            rb = _ts_int(pa.Table.from_batches([rb])).combine_chunks().to_batches()[0]
+            if self._period is not None:
+                ts = _numeric(rb.column("ts"), 0, np.int64)
+                keep = (ts >= self._period.start_ns) & (ts < self._period.end_ns)
+                if not keep.all():
+                    rb = rb.filter(pa.array(keep))
+            b = Batch(rb, self._vocabs)
+            for p in todo:
+                out = fns[p](b)
+                lo = fill[p]
+                for k, v in out.items():
+                    if isinstance(v, pa.Table):
+                        got[p].setdefault(k, []).append(v)
+                        continue
+                    if k not in got[p]:
+                        got[p][k] = np.empty(cap, dtype=v.dtype)
+                    got[p][k][lo : lo + len(v)] = v
+                    fill[p] = lo + len(v)
+        for p in todo:
+            if not got[p]:  # no rows: the part's arrays, empty
+                fields = [self._source.schema.field(c) for c in cols]
+                empty = pa.RecordBatch.from_arrays([pa.array([], f.type) for f in fields],
+                                                   names=cols)  # fmt: skip
+                empty = _ts_int(pa.Table.from_batches([empty])).combine_chunks()
+                rb0 = pa.RecordBatch.from_arrays([c.combine_chunks() for c in empty.columns],
+                                                 names=cols)  # fmt: skip
+                got[p] = {k: v if isinstance(v, np.ndarray) else [v]
+                          for k, v in fns[p](Batch(rb0, self._vocabs)).items()}  # fmt: skip
+            self.parts[p] = {k: (v[: fill[p]] if isinstance(v, np.ndarray)
+                                 else pa.concat_tables(v)) for k, v in got[p].items()}  # fmt: skip
+
+    def part(self, name: str) -> dict[str, Any]:
+        """The arrays (or tables) part ``name`` took (empty dict when no rows)."""
+        self.run([name])
+        return self.parts[name]
 
     def rows_where(self, names: list[str], expr: ds.Expression, where: str) -> pa.Table:
         """The named columns of the rows meeting ``expr`` (period rows, storage order), read
         on their own: for columns needed on few rows (row groups without any are skipped).
         ``where`` is the same condition in SQL, for the SQL route."""
-        if self._sql is not None and not set(names) <= set(self._source.schema.names):
+        if self._sql is not None:
             return read_columns(self._sql[0], self._sql[1], names, where=where)
         filt = _period_filter(self._source, self._period)
         filt = expr if filt is None else filt & expr
@@ -373,15 +403,17 @@ class Columns:
         return _ts_int(self._source.to_table(columns=names, filter=filt))
 
 
-def packet_columns(
-    packets: PacketSource,
-    period: Period | None,
-    *,
-    store: Any = None,
-    sql_columns: list[str],
-    where: str,
-) -> Columns:
-    """The packets' :class:`Columns` for a detection (shared inside :func:`shared_columns`).
+def arrow_route(packets: PacketSource, store: Any) -> bool:
+    """Whether :func:`extract` reads the packets with Arrow (else through SQL)."""
+    return store is not None or isinstance(packets, pa.Table | ds.Dataset)
+
+
+def extract(
+    packets: PacketSource, period: Period | None, part: str | None, *, store: Any = None,
+    where: str = "TRUE",
+) -> Extract:  # fmt: skip
+    """Take part ``part`` of the packets in one streamed pass (shared inside
+    :func:`shared_columns`, where the first pass takes every part).
 
     Parameters
     ----------
@@ -389,33 +421,36 @@ def packet_columns(
         The packet table (ignored when ``store`` is given: its files are read).
     period : teiten.core.periods.Period or None
         Only packets inside the period.
+    part : str or None
+        A key of :data:`PARTS`; None: no pass (for :meth:`Extract.rows_where` only).
     store : teiten.store.Store, optional
         The store whose packet table ``packets`` is.
-    sql_columns : list of str
-        For SQL sources: the columns to fetch, …
     where : str
-        … of the rows meeting this SQL condition (the detection still applies its own mask).
+        For SQL sources: the part's row condition in SQL, pushed into the query (the part's
+        function still applies its own mask).
 
     Returns
     -------
-    Columns
-
-    Examples
-    --------
-    >>> t = packets_from_columns({"ts": [5, 7], "proto": [6, 17]})
-    >>> packet_columns(t, None, sql_columns=["proto"], where="TRUE").int("proto", 0).tolist()
-    [6, 17]
+    Extract
     """
     source = _arrow_source(packets, store)
     if source is None:
-        return Columns(read_columns(packets, period, sql_columns, where=where), None,
-                       sql=(packets, period))
-    shared = _SHARED.get()
-    if shared is None:
-        return Columns(source, period)
-    files = tuple(store.packet_files()) if store is not None else id(source)
-    key = (files, None if period is None else (period.start_ns, period.end_ns))
-    if key not in shared:
-        shared.clear()  # one period at a time
-        shared[key] = Columns(source, period)
-    return shared[key]
+        cols = list(PARTS[part][0]) if part is not None else ["ts"]
+        t = read_columns(packets, period, cols, where=where if part is not None else "FALSE")
+        ex = Extract(t, None, (packets, period))
+    else:
+        shared = _SHARED.get()
+        if shared is None:
+            ex = Extract(source, period, None)
+        else:
+            files = tuple(store.packet_files()) if store is not None else id(source)
+            key = (files, None if period is None else (period.start_ns, period.end_ns))
+            if key not in shared:
+                shared.clear()  # one period at a time
+                shared[key] = Extract(source, period, None)
+            ex = shared[key]
+            if part is not None:
+                ex.run(list(PARTS))
+    if part is not None:
+        ex.run([part])
+    return ex

@@ -343,8 +343,8 @@ def dense_ids(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], npt.
 @numba.njit(cache=True)
 def _sessionise_kernel(
     gid: npt.NDArray[np.int64], ts: npt.NDArray[np.int64], n_groups: int, idle_ns: int,
-    min_packets: int, gap_factor: float, max_mean_gap_ns: float,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+    min_packets: int, gap_factor: float, max_mean_gap_ns: float, perm: npt.NDArray[Any],
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.int64],
            npt.NDArray[np.int64]]:  # fmt: skip  # pragma: no cover - compiled
     n = len(gid)
     off = np.zeros(n_groups + 1, np.int64)
@@ -353,11 +353,10 @@ def _sessionise_kernel(
     for g in range(n_groups):
         off[g + 1] += off[g]
     pos = off[:-1].copy()
-    perm = np.empty(n, np.int64)
     tsp = np.empty(n, np.int64)  # the times in that order: no gather per group later
     for i in range(n):  # counting sort by group, stable
         g = gid[i]
-        perm[pos[g]] = i
+        perm[pos[g]] = i  # perm: as wide as the row numbers need (given)
         tsp[pos[g]] = ts[i]
         pos[g] += 1
     cap = n // max(min_packets, 1) + 1
@@ -485,6 +484,7 @@ def sessionise(
         int(min_packets),
         float(gap_factor),
         float(max_mean_gap_ns),
+        np.empty(len(gid), dtype=np.int32 if len(gid) < 2**31 else np.int64),
     )
     lengths = hi - lo
     bounds = np.zeros(len(lo) + 1, dtype=np.int64)
@@ -495,7 +495,7 @@ def sessionise(
     step = np.ones(int(bounds[-1]), dtype=np.int64)
     step[bounds[:-1]] = lo - np.r_[0, hi[:-1] - 1]
     step[0] = lo[0]
-    return Sessions(perm[np.cumsum(step)], bounds, grp)
+    return Sessions(perm[np.cumsum(step)].astype(np.int64), bounds, grp)
 
 
 def ip6_text(values: pa.Array | pa.ChunkedArray | list[bytes | None]) -> list[str | None]:

@@ -52,7 +52,14 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from teiten.core.periods import Period
-from teiten.detections._columns import Columns, ints, packet_columns
+from teiten.detections._columns import (
+    Batch,
+    Extract,
+    arrow_route,
+    extract,
+    ints,
+    read_columns,
+)
 from teiten.detections._common import (
     IPV4_SPACE,
     NS,
@@ -161,9 +168,9 @@ def _attack_type(cls: str, proto: int) -> str:
 
 def monitored_count(packets: PacketSource, period: Period | None, store: Any = None) -> int:
     """Distinct IPv4 destinations seen in the period (the fallback for ``n``)."""
-    c = packet_columns(packets, period, store=store, sql_columns=["dst"], where="TRUE")
-    dst = c.int("dst", 0, np.uint32)[c.valid("dst")]
-    return max(len(dense_ids(dst.astype(np.uint64))[1]), 1)
+    t = read_columns(packets, period, ["dst"], store=store, where="dst IS NOT NULL",
+                     filter=ds.field("dst").is_valid())  # fmt: skip
+    return max(len(dense_ids(ints(t, "dst", 0, np.uint64))[1]), 1)
 
 
 def _fixed(
@@ -194,35 +201,38 @@ def _is_backscatter(version: int) -> ds.Expression:
     return (ds.field("ip_version") == version) & (tcp | icmp)
 
 
-#: Columns of the IPv4 backscatter rows (the quoted fields are read apart, for ICMP rows).
-_COLUMNS: Final = ["ts", "ip_version", "src", "dst", "proto", "sport", "tcp_flags", "icmp_type"]
 _ICMP4_TYPES: Final = (0, 3, 4, 5, 11, 12, 14, 16, 18)
+_ICMP4_LUT: Final = np.isin(np.arange(256), _ICMP4_TYPES)
 
 
-def _v4_table(c: Columns) -> pa.Table:
-    """The IPv4 backscatter rows (``_BACKSCATTER_SQL``, in NumPy) with the quoted fields."""
-    c.load(_COLUMNS)
-    proto = c.int("proto", 0, np.uint8)
-    flags = c.int("tcp_flags", 0, np.uint8)
-    lut = np.zeros(256, dtype=bool)
-    lut[list(_ICMP4_TYPES)] = True
-    icmp = (proto == 1) & lut[c.int("icmp_type", 0, np.uint8)] & c.valid("icmp_type")
+def take_rows(b: Batch) -> dict[str, pa.Table]:
+    """The IPv4 backscatter rows of a batch (``_BACKSCATTER_SQL`` in NumPy; part
+    ``backscatter4`` of the shared pass, :data:`teiten.detections._columns.PARTS`)."""
+    proto = b.int("proto", 0, np.uint8)
+    flags = b.int("tcp_flags", 0, np.uint8)
+    icmp = (proto == 1) & _ICMP4_LUT[b.int("icmp_type", 0, np.uint8)] & b.valid("icmp_type")
     back = (proto == 6) & (((flags & 4) != 0) | ((flags & 18) == 18)) | icmp
-    back &= c.int("ip_version", 0, np.uint8) == 4
-    rows = np.flatnonzero(back)
-    take = pa.array(rows)
-    t = pa.table({n: c.arrow(n).take(take) for n in _COLUMNS if n != "ip_version"})
-    # the quoted fields of the ICMP rows, read on their own (other rows: null)
-    icmp_expr = ((ds.field("ip_version") == 4) & (ds.field("proto") == 1)
-                 & ds.field("icmp_type").isin(pa.array(_ICMP4_TYPES, pa.uint8())))  # fmt: skip
-    q = c.rows_where(_INNER.split(", "), icmp_expr,
-                     f"ip_version = 4 AND proto = 1 AND icmp_type IN {_ICMP4_TYPES}")
-    at = np.flatnonzero(icmp[rows])
+    back &= b.int("ip_version", 0, np.uint8) == 4
+    names = ["ts", "src", "dst", "proto", "sport", "tcp_flags", "icmp_type"]
+    return {"table": pa.Table.from_batches([b.rb.select(names).filter(pa.array(back))])}
+
+
+def _with_quotes(t: pa.Table, ex: Extract) -> pa.Table:
+    """The backscatter rows ``t`` with the quoted fields (``inner_*``) of the ICMP ones, read
+    on their own for those rows only (other rows: null)."""
+    icmp = ((tc.column(t, "proto", 0) == 1)
+            & _ICMP4_LUT[np.maximum(tc.column(t, "icmp_type", -1), 0)]
+            & (tc.column(t, "icmp_type", -1) >= 0))  # fmt: skip
+    expr = ((ds.field("ip_version") == 4) & (ds.field("proto") == 1)
+            & ds.field("icmp_type").isin(pa.array(_ICMP4_TYPES, pa.uint8())))  # fmt: skip
+    q = ex.rows_where(_INNER.split(", "), expr,
+                      f"ip_version = 4 AND proto = 1 AND icmp_type IN {_ICMP4_TYPES}")
+    at = np.flatnonzero(icmp)
     if q.num_rows != len(at):
         raise RuntimeError("quoted fields do not line up with the ICMP backscatter rows")
     for n in q.column_names:
-        vals = np.zeros(len(rows), dtype=np.int64)
-        valid = np.zeros(len(rows), dtype=bool)
+        vals = np.zeros(t.num_rows, dtype=np.int64)
+        valid = np.zeros(t.num_rows, dtype=bool)
         vals[at] = ints(q, n, 0)
         valid[at] = q.column(n).is_valid().to_numpy(zero_copy_only=False)
         t = t.append_column(n, pa.array(vals, pa.int64(), mask=~valid))
@@ -234,9 +244,13 @@ def _v4_rows(
 ) -> dict[str, npt.NDArray[np.int64]]:
     """IPv4 backscatter: time, victim, attack protocol, victim port, spoofed address, class,
     ICMP mismatch (victim from the outer source or the quoted destination)."""
-    c = packet_columns(packets, period, store=store, sql_columns=[*_COLUMNS, *_INNER.split(", ")],
-                       where=f"ip_version = 4 AND {_BACKSCATTER_SQL}")  # fmt: skip
-    t = _v4_table(c)
+    where = f"ip_version = 4 AND {_BACKSCATTER_SQL}"
+    if arrow_route(packets, store):
+        ex = extract(packets, period, "backscatter4", store=store)
+        t = _with_quotes(ex.part("backscatter4")["table"], ex)
+    else:  # one query: two would not return the rows in the same order
+        t = read_columns(packets, period, ["ts", "src", "dst", "proto", "sport", "tcp_flags",
+                                           "icmp_type", *_INNER.split(", ")], where=where)
 
     def col(name: str, fill: int) -> npt.NDArray[np.int64]:
         return tc.column(t, name, fill)
@@ -261,10 +275,9 @@ def _v6_rows(
     victims and ``spoofed`` numbers the monitored addresses hit. The quoted IPv6 header of an
     ICMPv6 error starts the payload: next header at byte 6, source at 8, destination at 24,
     then the quoted ports (no extension headers)."""
-    c = packet_columns(packets, period, store=store, sql_columns=["ts"], where="FALSE")
-    t = c.rows_where(["ts", "src6", "dst6", "proto", "sport", "tcp_flags", "icmp_type",
-                      "payload"], _is_backscatter(6),
-                     f"ip_version = 6 AND {_BACKSCATTER6_SQL}")  # fmt: skip
+    t = extract(packets, period, None, store=store).rows_where(
+        ["ts", "src6", "dst6", "proto", "sport", "tcp_flags", "icmp_type", "payload"],
+        _is_backscatter(6), f"ip_version = 6 AND {_BACKSCATTER6_SQL}")  # fmt: skip
     n = t.num_rows
     src_m, _ = _fixed(t.column("src6"), 16)
     dst_m, _ = _fixed(t.column("dst6"), 16)

@@ -66,7 +66,6 @@ import pyarrow.dataset as ds
 
 from teiten.core.errors import InputError, UsageError
 from teiten.core.periods import Period, zone
-from teiten.detections._columns import packet_columns
 from teiten.detections._common import (
     NS,
     PacketSource,
@@ -386,17 +385,13 @@ def _source_kernel(
 def _read_rows(
     packets: PacketSource, period: Period | None, store: Any
 ) -> dict[str, Any]:
-    """The Arrow route's rows (IPv4 with a source): source number per row (shared with the
-    other detections), hour, the row's country code and the country names."""
-    c = packet_columns(packets, period, store=store, sql_columns=[], where="FALSE")
-    c.load(["ts", "ip_version", "src", "country"])
-    ids, uniq = c.src_ids()
-    cc, vocab = c.codes("country")
-    h = c.int("ts", 0) // _HOUR
-    rows = (c.int("ip_version", 0, np.uint8) == 4) & c.valid("src")
-    if not rows.all():
-        ids, cc, h = ids[rows], cc[rows], h[rows]
-    return {"ids": ids, "uniq": uniq, "h": h, "cc": cc, "vocab": vocab}
+    """The Arrow route's rows (IPv4 with a source, part ``sources4`` of the shared pass,
+    numbered as the tools detection numbers them): source number, hour, country code."""
+    from teiten.detections.tools import sources
+
+    part = sources(packets, period, store)
+    return {"ids": part["ids"], "uniq": part["uniq"].astype(np.int64), "h": part["h"],
+            "cc": part["country"], "vocab": part["vocab"]["country"]}  # fmt: skip
 
 
 def _per_source_rows(rows: dict[str, Any], period: Period | None) -> dict[str, Any] | None:

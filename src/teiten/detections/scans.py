@@ -59,7 +59,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from teiten.core.periods import Period
-from teiten.detections._columns import Columns, ints, packet_columns, string_codes
+from teiten.detections._columns import Batch, extract, ints, string_codes
 from teiten.detections._common import (
     IPV4_SPACE,
     NS,
@@ -242,22 +242,25 @@ def _is_probe(version: int) -> ds.Expression:
     return (ds.field("ip_version") == version) & (tcp | udp | icmp) & has_port
 
 
-#: Columns the probe selection and the campaigns read.
-_COLUMNS: Final = ["ts", "ip_version", "src", "dst", "proto", "sport", "dport", "tcp_flags",
-                   "icmp_type", "tool", "country"]  # fmt: skip
-
-
-def _probe_mask(c: Columns) -> npt.NDArray[np.bool_]:
-    """IPv4 probe rows (:func:`_probe_sql` in NumPy; a null field never matches)."""
-    proto = c.int("proto", 0, np.uint8)
-    itype = c.int("icmp_type", 0, np.uint8)
-    has_type = c.valid("icmp_type")
-    probe: npt.NDArray[np.bool_] = (proto == 6) & ((c.int("tcp_flags", 0, np.uint8) & 22) == 2)
-    probe |= (proto == 17) & (c.int("sport", 0, np.uint16) != 53)
+def take_rows(b: Batch) -> dict[str, npt.NDArray[Any]]:
+    """The IPv4 probes of a batch (:func:`_probe_sql` in NumPy; a null field never
+    matches): time, source, protocol, destination, port (``dport``, else the ICMP type),
+    tool and country codes (part ``probes4`` of the shared pass)."""
+    proto = b.int("proto", 0, np.uint8)
+    itype = b.int("icmp_type", 0, np.uint8)
+    has_type = b.valid("icmp_type")
+    has_port = b.valid("dport")
+    probe = (proto == 6) & ((b.int("tcp_flags", 0, np.uint8) & 22) == 2)
+    probe |= (proto == 17) & (b.int("sport", 0, np.uint16) != 53)
     probe |= (proto == 1) & (itype == 8) & has_type
-    probe &= c.int("ip_version", 0, np.uint8) == 4
-    probe &= c.valid("dport") | has_type
-    return probe
+    probe &= b.int("ip_version", 0, np.uint8) == 4
+    probe &= has_port | has_type
+    rows = np.flatnonzero(probe)
+    port = np.where(has_port[rows], b.int("dport", 0, np.uint16)[rows], itype[rows])
+    key = (b.int("src", 0, np.uint32)[rows].astype(np.uint64) << np.uint64(8)) | proto[rows]
+    return {"ts": b.int("ts", 0)[rows], "key": key, "dst": b.int("dst", 0, np.uint32)[rows],
+            "port": port.astype(np.uint16), "tool": b.codes("tool")[rows],
+            "country": b.codes("country")[rows]}  # fmt: skip
 
 
 def _tool_codes(values: list[str]) -> list[int]:
@@ -274,27 +277,26 @@ def _country_codes(values: list[str]) -> list[int]:
 @dataclass(frozen=True, slots=True)
 class _Probes:
     """Probe rows: ``ts``, ``dst``, ``port`` per probe (IPv4 then IPv6), their (source,
-    protocol) keys, the IPv6 source dictionary (bits 8.. of IPv6 keys index it), and a way
-    to the tool and country codes of some probes (:meth:`labels`)."""
+    protocol) keys, the IPv6 source dictionary (bits 8.. of IPv6 keys index it), and the
+    tool and country codes of the probes (:meth:`labels`)."""
 
     cols: dict[str, npt.NDArray[np.int64]]
     keys: npt.NDArray[np.uint64]
     src6: pa.Array | None
-    v4_rows: npt.NDArray[np.intp]  # rows of the IPv4 probes in the packet columns
-    packets: Columns
+    v4: dict[str, npt.NDArray[Any]]
+    vocab: dict[str, list[str]]
     t6: pa.Table
 
     def labels(self, idx: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.int64]]:
         """``tool`` (see :func:`_tool_name`) and ``country`` (:func:`_country_name`) codes of
         the probes ``idx``."""
-        n4 = len(self.v4_rows)
+        n4 = len(self.v4["ts"])
         in4 = idx < n4
         out = {}
         for name, fn in (("tool", _tool_codes), ("country", _country_codes)):
-            codes, vocab = self.packets.codes(name)
-            lut = np.asarray([*fn(vocab), 0], dtype=np.int64)
+            lut = np.asarray([*fn(self.vocab[name]), 0], dtype=np.int64)
             v = np.zeros(len(idx), dtype=np.int64)
-            v[in4] = lut[codes[self.v4_rows[idx[in4]]]]
+            v[in4] = lut[self.v4[name][idx[in4]]]
             if (~in4).any():
                 v6 = string_codes(self.t6.column(name), fn)
                 v[~in4] = v6[idx[~in4] - n4]
@@ -303,21 +305,17 @@ class _Probes:
 
 
 def _probes(packets: PacketSource, period: Period | None, store: Any = None) -> _Probes:
-    """The probe rows of the period (IPv4 from the packet columns, IPv6 read apart)."""
-    c = packet_columns(packets, period, store=store, sql_columns=_COLUMNS,
-                       where=f"ip_version = 4 AND {_probe_sql()}")  # fmt: skip
-    c.load(_COLUMNS)
-    rows = np.flatnonzero(_probe_mask(c))
-    dport = c.int("dport", -1, np.int32)[rows]
-    port4 = np.where(dport >= 0, dport, c.int("icmp_type", 0, np.int32)[rows]).astype(np.int64)
-    key4 = (c.int("src", 0, np.uint32)[rows].astype(np.uint64) << np.uint64(8)) | c.int(
-        "proto", 0, np.uint8)[rows]  # fmt: skip
-    cols = {"ts": c.int("ts", 0)[rows], "dst": c.int("dst", 0, np.uint32)[rows].astype(np.int64),
-            "port": port4}  # fmt: skip
-    t6 = c.rows_where(["ts", "src6", "proto", "dst6", "dport", "icmp_type", "tool", "country"],
-                      _is_probe(6), f"ip_version = 6 AND {_probe_sql()}")  # fmt: skip
+    """The probe rows of the period (IPv4 from the shared pass, IPv6 read apart)."""
+    ex = extract(packets, period, "probes4", store=store,
+                 where=f"ip_version = 4 AND {_probe_sql()}")  # fmt: skip
+    v4 = ex.part("probes4")
+    vocab = {n: ex.vocabulary(n) for n in ("tool", "country")}
+    key4 = v4["key"]
+    cols = {"ts": v4["ts"], "dst": v4["dst"], "port": v4["port"]}  # widened once subset
+    t6 = ex.rows_where(["ts", "src6", "proto", "dst6", "dport", "icmp_type", "tool", "country"],
+                       _is_probe(6), f"ip_version = 6 AND {_probe_sql()}")  # fmt: skip
     if t6.num_rows == 0:
-        return _Probes(cols, key4, None, rows, c, t6)
+        return _Probes(cols, key4, None, v4, vocab, t6)
     dport6 = ints(t6, "dport", -1)
     port6 = np.where(dport6 >= 0, dport6, ints(t6, "icmp_type", 0))
     src6 = pc.dictionary_encode(t6.column("src6")).combine_chunks()
@@ -326,8 +324,8 @@ def _probes(packets: PacketSource, period: Period | None, store: Any = None) -> 
     key6 = V6_KEY | (idx6 << np.uint64(8)) | ints(t6, "proto", 0, np.uint64)
     c6 = {"ts": ints(t6, "ts", 0), "port": port6,
           "dst": IPV4_SPACE + np.asarray(dst6.indices.to_numpy(), np.int64)}  # fmt: skip
-    cols = {k: np.r_[cols[k], c6[k]] for k in cols}
-    return _Probes(cols, np.r_[key4, key6], src6.dictionary, rows, c, t6)
+    cols = {k: np.r_[cols[k].astype(np.int64), c6[k]] for k in cols}
+    return _Probes(cols, np.r_[key4, key6], src6.dictionary, v4, vocab, t6)
 
 
 def _tool_name(code: int) -> str | None:
@@ -383,9 +381,10 @@ def _campaigns(
     sel = np.isin(sid, bridged)
     sub_sid, rows = sid[sel], s.rows[sel]
     _, compact = np.unique(sub_sid, return_inverse=True)
-    cells = distinct_per_group(compact, cols["dst"][rows] * 65536 + cols["port"][rows],
+    port = cols["port"][rows].astype(np.int64)
+    cells = distinct_per_group(compact, cols["dst"][rows].astype(np.int64) * 65536 + port,
                                len(bridged))  # fmt: skip
-    ports = distinct_per_group(compact, cols["port"][rows], len(bridged))
+    ports = distinct_per_group(compact, port, len(bridged))
     split = np.zeros(len(s), dtype=bool)
     for i, b in enumerate(bridged.tolist()):  # per bridged campaign, not per packet
         k = int(npk[b])
@@ -445,7 +444,7 @@ def detect(packets: PacketSource, period: Period | None, params: Params = Params
     if len(sess) == 0:
         return SCHEMA.empty_table()
     sid = sess.session_of_rows()
-    ts, dst, port = (cols[c][sess.rows] for c in ("ts", "dst", "port"))
+    ts, dst, port = (cols[c][sess.rows].astype(np.int64) for c in ("ts", "dst", "port"))
     n_s = len(sess)
     first, last = sess.bounds[:-1], sess.bounds[1:] - 1
     skey = uniq[sess.group]

@@ -28,10 +28,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from teiten.core.periods import Period
-from teiten.detections._columns import packet_columns, string_codes, vocabulary_codes
+from teiten.detections._columns import Batch, extract, string_codes, vocabulary_codes
 from teiten.detections._common import (
     PacketSource,
     check_schema,
+    dense_ids,
     ip6_text,
     ip_text,
     period_where,
@@ -140,23 +141,49 @@ def _verdict_table(
     })  # fmt: skip
 
 
+#: One hour in nanoseconds (the hour numbers of part ``sources4``).
+HOUR_NS: Final = 3600 * 10**9
+
+
+def take_rows(b: Batch) -> dict[str, npt.NDArray[Any]]:
+    """The IPv4 packets with a source of a batch: source, hour since the epoch, tool and
+    country codes (part ``sources4`` of the shared pass, read by tools and diurnal)."""
+    rows = b.int("ip_version", 0, np.uint8) == 4
+    if b.has("src"):
+        rows &= b.valid("src")
+    keep = None if rows.all() else np.flatnonzero(rows)
+
+    def sub(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return x if keep is None else x[keep]
+
+    return {"src": sub(b.int("src", 0, np.uint32)),
+            "h": sub(b.int("ts", 0) // HOUR_NS).astype(np.int32),
+            "tool": sub(b.codes("tool")), "country": sub(b.codes("country"))}  # fmt: skip
+
+
+def sources(packets: PacketSource, period: Period | None, store: Any) -> dict[str, Any]:
+    """Part ``sources4`` with the source numbers (a hashed pass, memoised with the part) and
+    the tool and country vocabularies."""
+    ex = extract(packets, period, "sources4", store=store)
+    part = ex.part("sources4")
+    if "ids" not in part:
+        part["ids"], part["uniq"] = dense_ids(part["src"].astype(np.uint64))
+        part["vocab"] = {n: ex.vocabulary(n) for n in ("tool", "country")}
+    return part
+
+
 def _arrow_counts(packets: PacketSource, period: Period | None, store: Any) -> list[pa.Table]:
-    """:func:`_counts` for both IP versions over the packet columns (Arrow route): per-row
-    source numbers from a hashed pass, counts by ``bincount``."""
-    c = packet_columns(packets, period, store=store, sql_columns=[], where="FALSE")
-    c.load(["ip_version", "src", "tool"])
-    ids, uniq = c.src_ids()
-    tool, vocab = c.codes("tool")
-    v4 = c.int("ip_version", 0, np.uint8) == 4
-    if not v4.all():
-        ids, tool = ids[v4], tool[v4]
-    keep, npk, per = _tally(ids, len(uniq), tool, vocab)
-    real = uniq[keep] != np.uint64(2**63)  # rows without a source are no source
-    keep, npk, per = keep[real], npk[real], per[real]
+    """:func:`_counts` for both IP versions over the shared pass (the Arrow route): counts by
+    ``bincount`` over the source numbers."""
+    part = sources(packets, period, store)
+    ids, uniq = part["ids"], part["uniq"]
+    vocab = part["vocab"]["tool"]
+    keep, npk, per = _tally(ids, len(uniq), part["tool"], vocab)
     srt = np.argsort(uniq[keep], kind="stable")
     t4 = _verdict_table(per[srt], npk[srt], sorted(vocab), pa.array(uniq[keep][srt], pa.uint32()),
                         pa.nulls(len(keep), pa.binary()), 4)  # fmt: skip
-    t = c.rows_where(["src6", "tool"], ds.field("ip_version") == 6, "ip_version = 6")
+    ex = extract(packets, period, None, store=store)
+    t = ex.rows_where(["src6", "tool"], ds.field("ip_version") == 6, "ip_version = 6")
     vocab6, code = vocabulary_codes()
     tool6 = string_codes(t.column("tool"), code, -1)
     enc = pc.dictionary_encode(t.column("src6")).combine_chunks()
