@@ -12,6 +12,10 @@ Run: ``.venv/bin/python bench/bench_ingest.py [--packets 5000000] [--repeat 3] [
 - ``--phases`` also ingests the capture once in a child that times each part of the work
   (CPU time of the threads doing it: imports, framing, decode, each enricher, Parquet
   encoding, hashing), the "where the CPU goes" table of ``docs/benchmarks.md``.
+- ``--parquet-columns`` also decodes and enriches the capture once in a child, keeps the
+  chunks the pipeline would write, and times the Parquet writer on them: the whole table with
+  the pipeline's options and with alternatives (codec, dictionary, statistics), and each
+  column alone, dictionary-encoded and plain (CPU time of one thread, best of 3).
 
 Every row gives wall and CPU seconds (user + system of the tool's own process, all threads):
 on a shared machine the CPU time is the steadier figure.
@@ -89,6 +93,86 @@ print(f"| whole process | {total:.2f} | 100% |")
 """
 
 
+# Parquet writer cost per column and per option, on the chunks one ingest would write.
+PARQUET_COLUMNS = """
+import os, sys, tempfile, time
+import pyarrow.parquet as pq
+from teiten.ingest import pipeline as P
+chunks = []
+def keep(self, writer, table, path):
+    chunks.append(table.select(self._schema.names).cast(self._schema))
+P._PartitionWriter._encode = keep
+with tempfile.TemporaryDirectory(dir=sys.argv[2]) as store:
+    P.ingest([sys.argv[1]], store, sensor="b")
+names = chunks[0].schema.names
+rows = sum(c.num_rows for c in chunks)
+OPTS = dict(compression="zstd", compression_level=1, use_dictionary=P._DICTIONARY_COLUMNS,
+            write_statistics=P._STATISTICS_COLUMNS, column_encoding=P._COLUMN_ENCODING)
+out = os.path.join(sys.argv[2], "parquet-columns.parquet")
+def write(cols, **over):
+    opts = {**OPTS, **over}
+    if opts.get("compression") != "zstd":
+        opts.pop("compression_level", None)
+    if cols is not None:
+        opts["column_encoding"] = {k: v for k, v in opts["column_encoding"].items() if k in cols}
+        dic = opts["use_dictionary"]
+        if isinstance(dic, list):
+            opts["use_dictionary"] = [c for c in dic if c in cols]
+        if "column_encoding" in opts and isinstance(opts["use_dictionary"], list):
+            opts["use_dictionary"] = [c for c in opts["use_dictionary"]
+                                      if c not in opts["column_encoding"]]
+    parts = chunks if cols is None else [c.select(cols) for c in chunks]
+    best = None
+    for _ in range(3):
+        w = pq.ParquetWriter(out, parts[0].schema, **opts)
+        t = time.thread_time()
+        for c in parts:
+            w.write_table(c)
+        w.close()
+        cpu = time.thread_time() - t
+        best = cpu if best is None else min(best, cpu)
+    return best, os.path.getsize(out) / 1e6
+print(f"Parquet writer, {rows:,} rows in {len(chunks)} row groups (one thread, best of 3):")
+print("| options | CPU s | MB |")
+print("|---|---:|---:|")
+everything = dict(use_dictionary=True, write_statistics=True, column_encoding=None)
+for label, over in [
+    ("the pipeline's (zstd 1, dictionary and statistics where they pay, ts delta)", {}),
+    ("dictionary and statistics on every column, ts plain", everything),
+    ("lz4", dict(compression="lz4")),
+    ("no compression", dict(compression="none")),
+    ("no compression, no dictionary, no statistics, ts plain",
+     dict(compression="none", use_dictionary=False, write_statistics=False,
+          column_encoding=None)),
+]:
+    cpu, mb = write(None, **over)
+    print(f"| {label} | {cpu:.2f} | {mb:.1f} |")
+print()
+print("| column | nulls | CPU ms, as written | MB | CPU ms, other choice | MB | written as |")
+print("|---|---:|---:|---:|---:|---:|---|")
+total = 0.0
+for name in names:
+    nulls = sum(c.column(name).null_count for c in chunks) / rows
+    dic = name in P._DICTIONARY_COLUMNS
+    cpu, mb = write([name])
+    if name in P._COLUMN_ENCODING:
+        alt = dict(column_encoding={})
+        how = P._COLUMN_ENCODING[name].lower() + " (other: plain)"
+    elif dic:
+        alt = dict(use_dictionary=[])
+        how = "dictionary (other: plain)"
+    else:
+        alt = dict(use_dictionary=[name])
+        how = "plain (other: dictionary)"
+    acpu, amb = write([name], **alt)
+    total += cpu
+    print(f"| {name} | {nulls:.0%} | {cpu * 1e3:.0f} | {mb:.2f} | {acpu * 1e3:.0f} | {amb:.2f} "
+          f"| {how} |")
+print(f"| sum of the columns alone | | {total * 1e3:.0f} | | | | |")
+os.unlink(out)
+"""
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--packets", type=int, default=1_000_000)
@@ -96,6 +180,8 @@ def main() -> int:
     ap.add_argument("--big-gb", type=float, default=0.0)
     ap.add_argument("--repeat", type=int, default=1, help="best of this many teiten runs")
     ap.add_argument("--phases", action="store_true", help="also time each part of the work")
+    ap.add_argument("--parquet-columns", action="store_true",
+                    help="also time the Parquet writer per column and per option")
     ap.add_argument("--workdir", type=Path, default=Path("bench/out"))
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +230,8 @@ def main() -> int:
           f"({teiten_run.rate:,.0f}/s)")
     if args.phases:
         subprocess.run([py, "-c", PHASES, str(cap), str(args.workdir)], check=True)
+    if args.parquet_columns:
+        subprocess.run([py, "-c", PARQUET_COLUMNS, str(cap), str(args.workdir)], check=True)
     if args.big_gb:
         n = int(args.big_gb * 1e9 / 82)
         big = make_capture(args.workdir / f"darknet-{n}.pcap", n)
