@@ -72,7 +72,7 @@ def ingest(sim: Path, store: Path) -> None:
 
 def detections(store_path: Path, periods: Sequence[Period]) -> None:
     """Run every registered detection for each period and store the results."""
-    from teiten.detections import DETECTIONS, make_params
+    from teiten.detections import DETECTIONS, make_params, shared_reads
     from teiten.detections import run as run_detection
     from teiten.store import open_store
 
@@ -82,12 +82,13 @@ def detections(store_path: Path, periods: Sequence[Period]) -> None:
     for p in periods:
         monitored = sum(b.network.num_addresses for s in registry.values()
                         for b in s.addresses if b.version == 4) or None
-        for name in DETECTIONS:
-            params = make_params(name, monitored_addresses=monitored)
-            table = run_detection(name, con, p, params)
-            store.write_result(name, p.label, table, {
-                "params": dataclasses.asdict(params), "period": p.label, "tz": p.tz,
-                "detection": name, "monitored_addresses": monitored})
+        with shared_reads():  # one read of the period's packet files for all of them
+            for name in DETECTIONS:
+                params = make_params(name, monitored_addresses=monitored)
+                table = run_detection(name, con, p, params, store=store)
+                store.write_result(name, p.label, table, {
+                    "params": dataclasses.asdict(params), "period": p.label, "tz": p.tz,
+                    "detection": name, "monitored_addresses": monitored})
 
 
 def signatures(store_path: Path, periods: Sequence[Period]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import json
 import sys
 import time
@@ -89,7 +88,7 @@ def _cell(v: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the requested detections."""
-    from teiten.detections import DETECTIONS, get, make_params, monitored_v4
+    from teiten.detections import DETECTIONS, make_params, monitored_v4, shared_reads
     from teiten.detections import run as run_detection
     from teiten.store import open_store
 
@@ -107,24 +106,25 @@ def run(args: argparse.Namespace) -> int:
     asn = str(args.asn_mmdb) if args.asn_mmdb else None
     if args.asn_mmdb is not None and not args.asn_mmdb.is_file():
         raise UsageError(f"--asn-mmdb {args.asn_mmdb}: no such file")
-    for name in which:
-        params = make_params(name, monitored_addresses=monitored, asn_mmdb=asn)
-        # detections that can read the store's rollups and stored results get the store
-        kw = {"store": store} if "store" in inspect.signature(get(name).detect).parameters else {}
-        t0 = time.perf_counter()
-        table = run_detection(name, con, period, params, **kw)
-        elapsed = time.perf_counter() - t0
-        print(f"teiten detect: {name}: {table.num_rows} rows in {elapsed:.1f} s", file=sys.stderr)
-        skipped = _skipped(table)
-        for level, why in skipped.items():
-            print(f"teiten detect: {name}: {level} level skipped: {why}", file=sys.stderr)
-        if not args.no_save:
-            meta = {"params": dataclasses.asdict(params), "period": period.label, "tz": period.tz,
-                    "detection": name, "monitored_addresses": monitored}  # fmt: skip
-            if skipped:
-                meta["skipped_levels"] = skipped
-            store.write_result(name, period.label, table, meta)
-        results[name] = table
+    with shared_reads():  # one read of the packet files for all the detections
+        for name in which:
+            params = make_params(name, monitored_addresses=monitored, asn_mmdb=asn)
+            t0 = time.perf_counter()
+            table = run_detection(name, con, period, params, store=store)
+            elapsed = time.perf_counter() - t0
+            print(f"teiten detect: {name}: {table.num_rows} rows in {elapsed:.1f} s",
+                  file=sys.stderr)
+            skipped = _skipped(table)
+            for level, why in skipped.items():
+                print(f"teiten detect: {name}: {level} level skipped: {why}", file=sys.stderr)
+            if not args.no_save:
+                meta = {"params": dataclasses.asdict(params), "period": period.label,
+                        "tz": period.tz, "detection": name,
+                        "monitored_addresses": monitored}  # fmt: skip
+                if skipped:
+                    meta["skipped_levels"] = skipped
+                store.write_result(name, period.label, table, meta)
+            results[name] = table
     _emit(results, args)
     return 0
 

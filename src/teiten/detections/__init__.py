@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import inspect
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, Final
@@ -53,8 +54,15 @@ def make_params(name: str, **overrides: Any) -> Any:
 
 
 def run(name: str, packets: Any, period: Period | None, params: Any = None, **kw: Any) -> pa.Table:
-    """Run detection ``name`` (default parameters unless given)."""
+    """Run detection ``name`` (default parameters unless given).
+
+    ``store=`` (the :class:`~teiten.store.Store` behind ``packets``) lets a detection read the
+    store's Parquet files, rollups and stored results directly; it is dropped for detections
+    that only take the packet table.
+    """
     mod = get(name)
+    if "store" in kw and "store" not in inspect.signature(mod.detect).parameters:
+        del kw["store"]
     table: pa.Table = mod.detect(
         packets, period, params if params is not None else mod.Params(), **kw
     )
