@@ -12,6 +12,9 @@ Run: ``.venv/bin/python bench/bench_ingest.py [--packets 5000000] [--repeat 3] [
 - ``--phases`` also ingests the capture once in a child that times each part of the work
   (CPU time of the threads doing it: imports, framing, decode, each enricher, Parquet
   encoding, hashing), the "where the CPU goes" table of ``docs/benchmarks.md``.
+- ``--small-files N`` also ingests a directory of N small captures (2,000 packets each, like
+  an hourly spool of a quiet sensor) in one run: the per-input overhead (reader set-up,
+  staging, commit), as wall and CPU ms per input.
 - ``--parquet-columns`` also decodes and enriches the capture once in a child, keeps the
   chunks the pipeline would write, and times the Parquet writer on them: the whole table with
   the pipeline's options and with alternatives (codec, dictionary, statistics), and each
@@ -173,6 +176,10 @@ os.unlink(out)
 """
 
 
+#: Packets in each capture of ``--small-files``.
+SMALL_PACKETS = 2000
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--packets", type=int, default=1_000_000)
@@ -182,6 +189,8 @@ def main() -> int:
     ap.add_argument("--phases", action="store_true", help="also time each part of the work")
     ap.add_argument("--parquet-columns", action="store_true",
                     help="also time the Parquet writer per column and per option")
+    ap.add_argument("--small-files", type=int, default=0,
+                    help="also ingest this many 2,000-packet captures in one run")
     ap.add_argument("--workdir", type=Path, default=Path("bench/out"))
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -232,6 +241,16 @@ def main() -> int:
         subprocess.run([py, "-c", PHASES, str(cap), str(args.workdir)], check=True)
     if args.parquet_columns:
         subprocess.run([py, "-c", PARQUET_COLUMNS, str(cap), str(args.workdir)], check=True)
+    if args.small_files:
+        spool = args.workdir / f"small-{args.small_files}"
+        spool.mkdir(exist_ok=True)
+        for i in range(args.small_files):
+            make_capture(spool / f"h{i:04d}.pcap", SMALL_PACKETS, seed=1000 + i)
+        r = ingest(f"teiten ingest, {args.small_files:,} inputs of {SMALL_PACKETS:,} packets",
+                   spool, args.small_files * SMALL_PACKETS)
+        print(report([r], r))
+        print(f"per input: {r.seconds / args.small_files * 1e3:.1f} ms wall, "
+              f"{r.cpu_seconds / args.small_files * 1e3:.1f} ms CPU")
     if args.big_gb:
         n = int(args.big_gb * 1e9 / 82)
         big = make_capture(args.workdir / f"darknet-{n}.pcap", n)

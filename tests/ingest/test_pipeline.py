@@ -152,3 +152,19 @@ def test_leftovers_of_an_interrupted_run_are_invisible_then_swept(tmp_path: Path
     ingest([tmp_path / "b.pcap"], tmp_path / "store", sensor="s1")
     assert not orphan.exists()
     assert open_store(tmp_path / "store").packets().count_rows() == 15
+
+
+def test_inputs_of_one_run_each_commit_their_own_files(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 30)
+    syn_capture(tmp_path / "b.pcap", 20, seed=3)
+    (tmp_path / "copy-of-a.pcap").write_bytes((tmp_path / "a.pcap").read_bytes())
+    (tmp_path / "notes.txt").write_text("not a capture\n")
+    names = ["a.pcap", "notes.txt", "b.pcap", "copy-of-a.pcap"]
+    s = ingest([tmp_path / n for n in names], tmp_path / "store", sensor="s1")
+    assert [i.status for i in s.inputs] == ["ingested", "failed", "ingested", "duplicate"]
+    store = open_store(tmp_path / "store")
+    owned = [set(r.files) for r in store.catalog.records().values()]
+    assert len(owned) == 2 and owned[0].isdisjoint(owned[1])
+    assert store.packets().count_rows() == 50
+    staging = tmp_path / "store" / "staging"
+    assert not staging.exists() or not [p for p in staging.rglob("*") if p.is_file()]

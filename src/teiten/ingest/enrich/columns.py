@@ -60,7 +60,7 @@ def ints(table: pa.Table, name: str, dtype: Any) -> tuple[npt.NDArray[Any], U8]:
     """
     n = table.num_rows
     want = np.dtype(dtype)
-    if name not in table.column_names or n == 0:
+    if n == 0 or table.schema.get_field_index(name) < 0:
         return np.zeros(n, want), np.zeros(n, np.uint8)
     arr = _array(table, name)
     if arr.null_count == n:
@@ -77,7 +77,7 @@ def binary(table: pa.Table, name: str) -> tuple[npt.NDArray[np.int32], U8, U8]:
     """A binary column as (offsets, data, validity): row ``i`` is
     ``data[offsets[i]:offsets[i + 1]]`` where valid; a missing column reads as all null."""
     n = table.num_rows
-    if name not in table.column_names or n == 0:
+    if n == 0 or table.schema.get_field_index(name) < 0:
         return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), np.zeros(n, np.uint8)
     arr = _array(table, name)
     if arr.null_count == n:
