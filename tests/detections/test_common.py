@@ -68,3 +68,4 @@ def test_distinct_per_group_narrow_and_wide_values() -> None:
         vals = rng.integers(-1, top, 4000)
         want = [len(set(vals[gid == g].tolist())) for g in range(30)]
         assert distinct_per_group(gid, vals, 30).tolist() == want
+

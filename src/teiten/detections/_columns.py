@@ -283,8 +283,10 @@ class Batch:
         out: npt.NDArray[np.bool_] = self._memo[key]
         return out
 
-    def codes(self, name: str, dtype: Any = np.int32) -> npt.NDArray[Any]:
-        """A string column as codes (-1: null) into the pass's vocabulary of that column."""
+    def codes(self, name: str, dtype: Any = np.int16) -> npt.NDArray[Any]:
+        """A string column as codes (-1: null) into the pass's vocabulary of that column
+        (int16 by default: tools and countries have a few hundred values at most, and the
+        codes are kept per packet; more distinct values than ``dtype`` holds is an error)."""
         key = ("codes", name)
         if key not in self._memo:
             if not self.has(name):
@@ -294,6 +296,9 @@ class Batch:
                     self._vocabs[name] = vocabulary_codes()
                 self._memo[key] = string_codes(self.rb.column(name), self._vocabs[name][1], -1,
                                                dtype)  # fmt: skip
+                if len(self._vocabs[name][0]) > np.iinfo(dtype).max:
+                    raise ValueError(f"column {name!r} has more distinct values than "
+                                     f"{np.dtype(dtype).name} codes hold")  # fmt: skip
         out: npt.NDArray[Any] = self._memo[key]
         return out
 

@@ -286,8 +286,8 @@ _GOLDEN: Final = np.uint64(0x9E3779B97F4A7C15)
 
 @numba.njit(cache=True)
 def _dense_ids_kernel(
-    keys: npt.NDArray[np.uint64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:  # pragma: no cover - compiled
+    keys: npt.NDArray[np.uint64], ids: npt.NDArray[Any],
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint64]]:  # pragma: no cover - compiled
     # open addressing; slot s holds its key at table[2s] and its id + 1 at table[2s+1] (one
     # cache line per probe)
     n = len(keys)
@@ -295,7 +295,6 @@ def _dense_ids_kernel(
     cap = 1 << bits
     table = np.zeros(2 * cap, np.uint64)
     uniq = np.empty(max(n, 1), np.uint64)
-    ids = np.empty(n, np.int64)
     nu = 0
     for i in range(n):
         k = keys[i]
@@ -326,17 +325,20 @@ def _dense_ids_kernel(
     return ids, uniq[:nu]
 
 
-def dense_ids(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint64]]:
+def dense_ids(keys: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[Any], npt.NDArray[np.uint64]]:
     """Number the distinct ``keys`` 0, 1, … in order of first appearance (one hashed pass).
 
-    Returns ``(ids, uniq)`` with ``uniq[ids] == keys``.
+    Returns ``(ids, uniq)`` with ``uniq[ids] == keys``; ``ids`` are int32 when fewer than
+    2^31 keys are numbered (half the memory of int64 at 100M rows), else int64.
 
     >>> import numpy as np
     >>> ids, uniq = dense_ids(np.array([7, 3, 7, 9], np.uint64))
     >>> ids.tolist(), uniq.tolist()
     ([0, 1, 0, 2], [7, 3, 9])
     """
-    ids, uniq = _dense_ids_kernel(np.ascontiguousarray(keys, dtype=np.uint64))
+    keys = np.ascontiguousarray(keys, dtype=np.uint64)
+    out = np.empty(len(keys), dtype=np.int32 if len(keys) < 2**31 else np.int64)
+    ids, uniq = _dense_ids_kernel(keys, out)
     return ids, uniq
 
 
@@ -354,11 +356,14 @@ def _sessionise_kernel(
         off[g + 1] += off[g]
     pos = off[:-1].copy()
     tsp = np.empty(n, np.int64)  # the times in that order: no gather per group later
-    for i in range(n):  # counting sort by group, stable
+    # counting sort by group, stable; rows of groups too small to keep are not moved (their
+    # slots stay unset and unread). perm: as wide as the row numbers need (given).
+    for i in range(n):
         g = gid[i]
-        perm[pos[g]] = i  # perm: as wide as the row numbers need (given)
-        tsp[pos[g]] = ts[i]
-        pos[g] += 1
+        if off[g + 1] - off[g] >= min_packets:
+            perm[pos[g]] = i
+            tsp[pos[g]] = ts[i]
+            pos[g] += 1
     cap = n // max(min_packets, 1) + 1
     s_lo = np.empty(cap, np.int64)
     s_hi = np.empty(cap, np.int64)
@@ -476,8 +481,9 @@ def sessionise(
     >>> sessionise(g, t, 2, 10, gap_factor=5, max_mean_gap_ns=20).bounds.tolist()  # 45 <= 5*17
     [0, 4, 5]
     """
+    gid = np.ascontiguousarray(gid, dtype=gid.dtype if gid.dtype == np.int32 else np.int64)
     perm, lo, hi, grp = _sessionise_kernel(
-        np.ascontiguousarray(gid, dtype=np.int64),
+        gid,
         np.ascontiguousarray(ts_ns, dtype=np.int64),
         int(n_groups),
         int(idle_ns),

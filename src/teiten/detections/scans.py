@@ -210,7 +210,10 @@ def _campaign_counts(
 ) -> tuple[npt.NDArray[np.int64], ...]:
     """Per campaign: distinct addresses, distinct ports, max addresses on one port, max ports
     on one address — with two single-key sorts of packed (campaign, port, address) keys."""
-    didx = dense_ids(dst.astype(np.uint64))[0]  # any numbering of the addresses will do
+    # any numbering of the addresses will do: their offset when they span a narrow range
+    # (one telescope block), else a hashed numbering
+    lo_dst, hi_dst = (int(dst.min()), int(dst.max())) if len(dst) else (0, 0)
+    didx = dst - lo_dst if hi_dst - lo_dst < 1 << 24 else dense_ids(dst.astype(np.uint64))[0]
     if n_s >= 1 << 23 or didx.max(initial=0) >= 1 << 24:  # too wide to pack: generic path
         return (distinct_per_group(sid, dst, n_s), distinct_per_group(sid, port, n_s),
                 _max_distinct_pairs(sid, port, dst, n_s),

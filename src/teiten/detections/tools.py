@@ -113,7 +113,8 @@ def _tally(
     rank[[vocab.index(n) for n in names]] = np.arange(len(names))
     n_tool = max(len(names), 1)
     has = tool >= 0
-    per = np.bincount(ids[has] * n_tool + rank[tool[has]], minlength=n_src * n_tool)
+    per = np.bincount(ids[has].astype(np.int64) * n_tool + rank[tool[has]],
+                      minlength=n_src * n_tool)  # fmt: skip
     per = per.reshape(n_src, n_tool)
     keep = np.flatnonzero(per.sum(axis=1) > 0)
     return keep, np.bincount(ids, minlength=n_src)[keep], per[keep]
