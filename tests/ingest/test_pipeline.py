@@ -168,3 +168,23 @@ def test_inputs_of_one_run_each_commit_their_own_files(tmp_path: Path) -> None:
     assert store.packets().count_rows() == 50
     staging = tmp_path / "store" / "staging"
     assert not staging.exists() or not [p for p in staging.rglob("*") if p.is_file()]
+
+
+def test_copy_right_after_its_original_is_a_duplicate(tmp_path: Path) -> None:
+    # the original is committed only once the copy is decoded: the copy still finds it
+    syn_capture(tmp_path / "a.pcap", 30)
+    (tmp_path / "b.pcap").write_bytes((tmp_path / "a.pcap").read_bytes())
+    s = ingest([tmp_path / "a.pcap", tmp_path / "b.pcap"], tmp_path / "store", sensor="s1")
+    assert [i.status for i in s.inputs] == ["ingested", "duplicate"]
+    assert open_store(tmp_path / "store").packets().count_rows() == 30
+
+
+def test_strict_failure_keeps_the_inputs_before_it(tmp_path: Path) -> None:
+    syn_capture(tmp_path / "a.pcap", 10)
+    syn_capture(tmp_path / "b.pcap", 10, seed=3)
+    (tmp_path / "cut.pcap").write_bytes((tmp_path / "b.pcap").read_bytes()[:-7])
+    with pytest.raises(DamagedInputError):
+        ingest([tmp_path / "a.pcap", tmp_path / "cut.pcap"], tmp_path / "store", sensor="s1",
+               strict=True)
+    store = open_store(tmp_path / "store")
+    assert store.packets().count_rows() == 10 and len(store.catalog.records()) == 1

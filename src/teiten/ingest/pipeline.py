@@ -288,6 +288,31 @@ class _PartitionWriter:
             self._staged(sensor, date, slot).unlink(missing_ok=True)
 
 
+@dataclass
+class _Staged:
+    """An input decoded into staged files, its catalog row still to be written."""
+
+    writer: _PartitionWriter
+    record: InputRecord
+    #: the catalog's row for the same content, replaced by this one (``force``)
+    previous: InputRecord | None
+    outcome: InputSummary
+
+    def commit(self, store: Store, known: dict[str, InputRecord]) -> InputSummary:
+        """Wait for the input's files, move them into ``packets/`` and write its row."""
+        try:
+            self.record.files = self.writer.commit_files(self.record.input_id)
+        except BaseException:
+            self.writer.discard()
+            raise
+        store.catalog.commit(self.record)
+        known[self.record.input_id] = self.record
+        if self.previous is not None:
+            for rel in set(self.previous.files) - set(self.record.files):
+                (store.root / rel).unlink(missing_ok=True)
+        return self.outcome
+
+
 def _start_writeback(path: Path) -> None:
     """Ask the kernel to start writing a file's dirty pages to disk now (without waiting), so
     that the fsync at commit has little left to wait for. Best effort."""
@@ -336,21 +361,46 @@ class Ingestor:
         return self.registry.for_path(name) if name != "-" else None
 
     def run(self, inputs: list[str]) -> IngestSummary:
-        """Ingest each input in turn; one input's failure does not stop the others."""
+        """Ingest each input in turn; one input's failure does not stop the others.
+
+        An input's commit (waiting for its last Parquet chunks, fsync, rename, catalog row)
+        is put off until the next input is decoded, so that the encoders finish the one while
+        the main thread decodes the other: for many small inputs this overlaps most of the
+        per-input work. The next input is checked against the catalog only after that commit,
+        so the outcome is the same as one input after the other. If the run stops on an
+        error, an input decoded but not committed yet is dropped (the next run ingests it).
+        """
         summary = IngestSummary()
         t0 = time.perf_counter()
         known = self.store.catalog.records()
         hashes = self._hashes or Prehasher(inputs)
         shared = _RunResources(self.store)
+        staged: deque[_Staged] = deque()
+
+        def settle() -> None:
+            while staged:
+                summary.inputs.append(staged[0].commit(self.store, known))
+                staged.popleft()
+
         try:
             for name in inputs:
                 try:
-                    summary.inputs.append(self._one(name, known, hashes, shared))
+                    outcome = self._one(name, known, hashes, shared, settle)
                 except (InputError, DamagedInputError) as exc:
+                    settle()
                     if self.strict:
                         raise
                     summary.inputs.append(InputSummary(name, "failed", message=str(exc)))
+                    continue
+                if isinstance(outcome, _Staged):
+                    staged.append(outcome)
+                else:
+                    settle()
+                    summary.inputs.append(outcome)
+            settle()
         finally:
+            for rest in staged:
+                rest.writer.discard()
             shared.close()
             if hashes is not self._hashes:
                 hashes.close()
@@ -366,7 +416,10 @@ class Ingestor:
             raise InputError(f"{name}: cannot open: {exc.strerror}") from exc
 
     def _one(self, name: str, known: dict[str, InputRecord], hashes: Prehasher,
-             shared: _RunResources) -> InputSummary:
+             shared: _RunResources, settle: Callable[[], None]) -> InputSummary | _Staged:
+        """Decode one input into staged files: its outcome, or what is left to commit.
+        ``settle()`` commits the inputs staged before it; it is called once this one is
+        decoded, before the catalog is asked whether the input is known."""
         # A regular file is hashed in its own thread: when the hash is ready before decoding
         # starts, a known input is skipped at once; otherwise decoding starts beside the
         # hashing and stops as soon as the hash names a known input. Anything else (stdin, a
@@ -396,6 +449,7 @@ class Ingestor:
                 else:
                     input_id = cast("Future[str]", pending).result()
                     size = os.fstat(raw.fileno()).st_size
+                settle()
                 previous = known.get(input_id)
                 if previous is not None and not self.force:
                     writer.discard()
@@ -414,22 +468,17 @@ class Ingestor:
                         f"({', '.join(f'{k}: {v}' for k, v in sorted(skipped.items()))}); "
                         f"first: {first}"
                     )
-                files = writer.commit_files(input_id)
                 record = InputRecord(
                     input_id=input_id, name=name, size=size, format=reader.format,
                     records=reader.records, packets=stored, unmonitored=unmonitored,
                     skipped=reader.damage.skipped + dropped, skipped_by_reason=skipped,
                     damage=[str(d) for d in reader.damage.entries[:_DAMAGE_KEEP]],
                     ts_min=writer.ts_min, ts_max=writer.ts_max, sensors=sorted(writer.sensors),
-                    files=files, ingested_at=int(time.time() * 1e6), teiten_version=__version__,
+                    files=[], ingested_at=int(time.time() * 1e6), teiten_version=__version__,
                 )
-                self.store.catalog.commit(record)
-                known[input_id] = record
-                if previous is not None:
-                    for rel in set(previous.files) - set(files):
-                        (self.store.root / rel).unlink(missing_ok=True)
-                return InputSummary(name, "ingested", stored, reader.records, unmonitored,
-                                    skipped)
+                outcome = InputSummary(name, "ingested", stored, reader.records, unmonitored,
+                                       skipped)
+                return _Staged(writer, record, previous, outcome)
             except BaseException:
                 writer.discard()
                 raise
