@@ -88,3 +88,15 @@ def test_catalog_segments_compact_and_the_latest_commit_wins(tmp_path: Path) -> 
     seg.write_bytes(keep)
     assert cat.table().num_rows == 2
     assert cat.records()["aa"].packets == 10
+
+
+def test_catalog_keeps_inputs_whose_ids_share_a_prefix(tmp_path: Path) -> None:
+    # segment names once held the id's first 16 characters: these two overwrote each other
+    from teiten.store.catalog import InputRecord
+
+    cat = create_store(tmp_path).catalog
+    cat.commit(InputRecord("bench-detect-1000-a", "a", packets=1, ingested_at=5))
+    cat.commit(InputRecord("bench-detect-1000-b", "b", packets=2, ingested_at=5))
+    cat.commit(InputRecord("odd/id", "c", packets=3, ingested_at=5))
+    assert {k: r.packets for k, r in cat.records().items()} == {
+        "bench-detect-1000-a": 1, "bench-detect-1000-b": 2, "odd/id": 3}

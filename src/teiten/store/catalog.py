@@ -7,6 +7,7 @@ run and are swept by :meth:`Catalog.sweep`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field, fields
@@ -134,7 +135,9 @@ class Catalog:
     def commit(self, record: InputRecord) -> None:
         """Add (or replace) one input's row atomically: the commit point of an ingest."""
         table = pa.Table.from_pylist([record.to_row()], schema=CATALOG_SCHEMA)
-        name = f"seg-{record.ingested_at:020d}-{record.input_id[:16]}.parquet"
+        # the id's digest, not its text: ids sharing a prefix (or holding "/") stay apart
+        digest = hashlib.sha256(record.input_id.encode()).hexdigest()[:16]
+        name = f"seg-{record.ingested_at:020d}-{digest}.parquet"
         atomic_write_parquet(table, self.dir / name)
 
     def compact(self) -> None:
