@@ -25,6 +25,7 @@ Usage::
     .venv/bin/python bench/bench_detect.py --full          # 10M, 30M, 100M packets
     .venv/bin/python bench/bench_detect.py --sizes 2000000 --only scans,backscatter
     .venv/bin/python bench/bench_detect.py --keep /tmp/bd  # keep (and reuse) the stores
+    .venv/bin/python bench/bench_detect.py --sizes 100000000 --previous-month  # events compares
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from teiten.store.catalog import InputRecord
 
 SEED = 20261122
 MONTH = Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC")
+PREVIOUS = Period(date(2026, 9, 1), date(2026, 10, 1), "month", "UTC")
 T0 = int(np.datetime64("2026-10-01", "ns").astype(np.int64))
 DAY = 86400 * 10**9
 SPAN = 31 * DAY
@@ -67,9 +69,9 @@ REGISTRY = (f'[[sensor]]\nid = "{SENSOR}"\naddresses = ["10.0.0.0/16"]\ncountry 
             'timezone = "UTC"\n')
 
 
-def chunk(rng: np.random.Generator, n: int) -> pa.Table:
-    """``n`` packets: 80% background, 12% from 3,000 scanners, 3% Mirai, 5% backscatter
-    from 50 victims."""
+def chunk(rng: np.random.Generator, n: int, t0: int = T0, span: int = SPAN) -> pa.Table:
+    """``n`` packets over ``[t0, t0 + span)``: 80% background, 12% from 3,000 scanners, 3%
+    Mirai, 5% backscatter from 50 victims."""
     kind = rng.choice(4, n, p=[0.80, 0.12, 0.03, 0.05])
     src = np.where(kind == 0, 0x20000000 + rng.integers(0, 200_000, n),
                    np.where(kind == 1, 0x30000000 + rng.integers(0, 3_000, n),
@@ -77,11 +79,11 @@ def chunk(rng: np.random.Generator, n: int) -> pa.Table:
                                      0x50000000 + rng.integers(0, 50, n))))  # fmt: skip
     # scanners run for an hour and victims are attacked for ten minutes, at a start time
     # fixed per source (a hash of the address), so every chunk agrees
-    start = (src.astype(np.uint64) * np.uint64(2654435761) % np.uint64(SPAN - 4 * 3600 * 10**9))
+    start = (src.astype(np.uint64) * np.uint64(2654435761) % np.uint64(span - 4 * 3600 * 10**9))
     burst = np.where(kind == 1, 3600, 600) * 10**9
-    ts = np.where((kind == 1) | (kind == 3), T0 + start.astype(np.int64)
+    ts = np.where((kind == 1) | (kind == 3), t0 + start.astype(np.int64)
                   + (rng.random(n) * burst).astype(np.int64),
-                  T0 + rng.integers(0, SPAN, n))  # fmt: skip
+                  t0 + rng.integers(0, span, n))  # fmt: skip
     dst = 0x0A000000 + rng.integers(0, MONITORED, n)
     tail = rng.integers(1, 65536, n)
     dport = np.where(rng.random(n) < 0.7, PORTS[rng.integers(0, len(PORTS), n)], tail)
@@ -113,35 +115,42 @@ def chunk(rng: np.random.Generator, n: int) -> pa.Table:
                      for f in fs], schema=fs)  # fmt: skip
 
 
-def generate(n: int, root: Path) -> None:
-    """Write ``n`` packets into a new store at ``root``: per chunk of up to 5M packets, one
-    time-sorted file per UTC date, committed as one catalog row."""
-    rng = np.random.default_rng(SEED)
+def generate(n: int, root: Path, previous: bool = False) -> None:
+    """Write ``n`` packets of October into a new store at ``root``: per chunk of up to 5M
+    packets, one time-sorted file per UTC date, committed as one catalog row. ``previous``:
+    also ``n`` packets of September (seed + 1, its own 30 days), so that ``events`` has a
+    previous month to compare with."""
     store = create_store(root)
     store.merge_sensors(list(Registry.from_toml_text(REGISTRY).values()))
-    files: list[str] = []
-    done, part = 0, 0
-    while done < n:
-        m = min(5_000_000, n - done)
-        t = chunk(rng, m)
-        ts = t.column("ts").cast(pa.int64()).to_numpy()
-        order = np.argsort(ts, kind="stable")
-        t, ts = t.take(pa.array(order)), ts[order]
-        bounds = np.searchsorted(ts, T0 + np.arange(32) * DAY)
-        for d in range(31):
-            lo, hi = int(bounds[d]), int(bounds[d + 1])
-            if hi <= lo:
-                continue
-            day = np.datetime_as_string(np.datetime64(T0 + d * DAY, "ns"), unit="D")
-            rel = f"packets/sensor={SENSOR}/date={day}/bench-{part:04d}.parquet"
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(t.slice(lo, hi - lo), root / rel, compression="zstd",
-                           row_group_size=1 << 20)  # fmt: skip
-            files.append(rel)
-        done += m
-        part += 1
-    store.catalog.commit(InputRecord(input_id=f"bench-detect-{n}-{SEED}", name="bench",
-                                     files=files, packets=n, sensors=[SENSOR]))  # fmt: skip
+    months = [(SEED, T0, SPAN)]
+    if previous:
+        months.insert(0, (SEED + 1, T0 - 30 * DAY, 30 * DAY))
+    for seed, t0, span in months:
+        rng = np.random.default_rng(seed)
+        files: list[str] = []
+        done, part = 0, 0
+        days = span // DAY
+        while done < n:
+            m = min(5_000_000, n - done)
+            t = chunk(rng, m, t0, span)
+            ts = t.column("ts").cast(pa.int64()).to_numpy()
+            order = np.argsort(ts, kind="stable")
+            t, ts = t.take(pa.array(order)), ts[order]
+            bounds = np.searchsorted(ts, t0 + np.arange(days + 1) * DAY)
+            for d in range(days):
+                lo, hi = int(bounds[d]), int(bounds[d + 1])
+                if hi <= lo:
+                    continue
+                day = np.datetime_as_string(np.datetime64(t0 + d * DAY, "ns"), unit="D")
+                rel = f"packets/sensor={SENSOR}/date={day}/bench-{seed}-{part:04d}.parquet"
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(t.slice(lo, hi - lo), root / rel, compression="zstd",
+                               row_group_size=1 << 20)  # fmt: skip
+                files.append(rel)
+            done += m
+            part += 1
+        store.catalog.commit(InputRecord(input_id=f"bench-detect-{n}-{seed}", name="bench",
+                                         files=files, packets=n, sensors=[SENSOR]))  # fmt: skip
 
 
 def naive(con: Any) -> tuple[int, int, float, float]:
@@ -202,6 +211,9 @@ def main() -> None:
     ap.add_argument("--naive-max", type=int, default=3_000_000,
                     help="largest size the naive loop runs on (0: never)")
     ap.add_argument("--keep", type=Path, help="generate the stores under DIR, keep and reuse them")
+    ap.add_argument("--previous-month", action="store_true",
+                    help="also write a September of the same size (events then compares "
+                         "October with it; its rollups are materialised first, timed apart)")
     ap.add_argument("--no-shared", dest="shared", action="store_false",
                     help="each detection reads the packets on its own (default: one shared "
                          "read, teiten.detections.shared_reads)")
@@ -215,10 +227,10 @@ def main() -> None:
     totals: dict[int, float] = {}
     try:
         for n in sizes:
-            root = tmp / f"n{n}"
+            root = tmp / (f"n{n}-2m" if args.previous_month else f"n{n}")
             if not (root / "teiten-store.json").exists():
                 shutil.rmtree(root, ignore_errors=True)
-                _, dt, _ = timed(lambda: generate(n, root))  # noqa: B023
+                _, dt, _ = timed(lambda: generate(n, root, args.previous_month))  # noqa: B023
                 print(f"\n{n:,} packets (store generated in {dt:.1f} s)")
             else:
                 print(f"\n{n:,} packets (store reused from {root})")
@@ -226,8 +238,10 @@ def main() -> None:
             if "events" in only:
                 from teiten.analyses import rollups
 
-                _, dt, cpu = timed(lambda: rollups.materialise(store, MONTH))  # noqa: B023
-                print(f"  statistics rollups (materialise) {dt:7.2f} s  ({cpu:.2f} s CPU)")
+                for month in ([PREVIOUS, MONTH] if args.previous_month else [MONTH]):
+                    _, dt, cpu = timed(lambda: rollups.materialise(store, month))  # noqa: B023
+                    print(f"  statistics rollups of {month.label} (materialise) {dt:7.2f} s  "
+                          f"({cpu:.2f} s CPU)")  # fmt: skip
             con = store.duckdb()
             total = 0.0
             c0 = time.process_time()
