@@ -121,3 +121,25 @@ def test_backscatter_rate_states_its_extrapolation() -> None:
     assert any("order-of-magnitude" in n and "429,496,730" in n for n in notes)
     notes = compose(ReportFacts(f.period, attacks=(big,)), "ja").table("tbl-attacks").notes
     assert any("65,536" in n for n in notes) and not any("桁の目安" in n for n in notes)
+
+
+def test_a_failed_import_inside_an_analysis_is_an_error_not_a_missing_module() -> None:
+    from datetime import date
+
+    from teiten.core.periods import Period
+    from teiten.report.build import Params, _Collector
+
+    c = _Collector(None, Period(date(2026, 10, 1), date(2026, 11, 1), "month", "UTC"), None,
+                   Params(), False)
+
+    def optional() -> None:
+        raise ModuleNotFoundError("No module named 'teiten.signatures'", name="teiten.signatures")
+
+    def broken() -> None:
+        raise ImportError("cannot import name 'x' from 'teiten.detections.scans'",
+                          name="teiten.detections.scans")
+
+    c.part(("signatures",), optional)
+    c.part(("scans",), broken)
+    assert c.facts.reasons["signatures"] == "module not available: teiten.signatures"
+    assert c.facts.reasons["scans"].startswith("ImportError: cannot import name 'x'")

@@ -24,7 +24,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import pyarrow as pa
 
@@ -131,8 +131,12 @@ class _Collector:
             for k in keys:
                 self.facts.reasons.setdefault(k, str(exc))
         except ImportError as exc:
+            # an optional analysis package left out of this installation; any other failed
+            # import (a bug, a broken dependency) is reported as the error it is
+            optional = exc.name in _OPTIONAL_MODULES
             for k in keys:
-                self.facts.reasons.setdefault(k, f"module not available: {exc.name}")
+                self.facts.reasons.setdefault(k, f"module not available: {exc.name}" if optional
+                                              else f"{type(exc).__name__}: {exc}")  # fmt: skip
         except Exception as exc:  # one failing analysis must not take the report down
             for k in keys:
                 self.facts.reasons.setdefault(k, f"{type(exc).__name__}: {exc}")
@@ -457,11 +461,15 @@ def collect(source: Any, period: Period, *, registry: Any = None, params: Params
     return f
 
 
+#: The analysis packages a report can go without (its sections then say so).
+_OPTIONAL_MODULES: Final = ("teiten.analyses", "teiten.detections", "teiten.signatures",
+                            "teiten.sensors.payloads")
+
+
 def available_modules() -> dict[str, bool]:
     """Which analysis packages this installation has (for the methodology and the demo)."""
     out = {}
-    for name in ("teiten.analyses", "teiten.detections", "teiten.signatures",
-                 "teiten.sensors.payloads"):
+    for name in _OPTIONAL_MODULES:
         try:
             importlib.import_module(name)
             out[name] = True
