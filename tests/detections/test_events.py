@@ -252,3 +252,25 @@ def test_one_scanner_among_a_few_regular_sources_is_not_a_surge() -> None:
     assert "surge" not in kinds(evs, "5934/TCP")
     loose = events(world(regular, day16, scan), params=Params(surge_sources_z=0.0))
     assert "surge" in kinds(loose, "5934/TCP")  # without the rule, the scanner made a surge
+
+
+def test_a_day_on_which_many_ports_spike_at_once_is_not_a_flood_of_surges() -> None:
+    # backscatter from floods, spread over the ephemeral ports: on day 13 each of 40 ports
+    # gets 60 packets from many sources; a real surge on 8909/TCP on day 16 stays reported
+    rng = np.random.default_rng(10)
+    broad = []
+    for i, port in enumerate(range(40000, 40040)):
+        per_day = np.zeros(20, dtype=int)
+        per_day[13] = 60
+        broad.append(traffic(rng, port, range(20), per_day, n_src=50, src0=0x20000000 + i * 64))
+    per_day = np.zeros(20, dtype=int)
+    per_day[16] = 900
+    broad.append(traffic(rng, 8909, range(20), per_day, n_src=300, src0=0x09000000))
+    t = world(*broad)
+
+    def surges(**kw: Any) -> set[str]:
+        return {e["key"] for e in events(t, **kw)
+                if e["kind"] == "surge" and e["dimension"] == "port"}
+
+    assert surges(params=Params(broad_min_keys=30)) == {"8909/TCP"}
+    assert len(surges(params=Params(broad_min_keys=1000))) == 41  # below the bound: each port

@@ -130,6 +130,12 @@ class Params:
         Share of the increase from one source (or /24).
     sport_share : float
         Share of one source port.
+    broad_min_keys : int
+        A day on which at least this many keys (ports) spike at once is a traffic-wide change,
+        not that many surges: backscatter from a flood spread over the ephemeral ports, or a
+        full-range vertical scan (the backscatter and scans detections report those). That
+        day's spikes are not surge candidates (1000: far more than any campaign of port
+        surges, far fewer than the 64,512 ephemeral ports).
     """
 
     top_n: int = 10
@@ -147,6 +153,7 @@ class Params:
     driver_max_rank: int = 20
     driver_share: float = 0.5
     sport_share: float = 0.9
+    broad_min_keys: int = 1000
 
 
 #: One row per event.
@@ -313,6 +320,7 @@ def _dimension(
     floor = np.maximum.reduce([mad, np.sqrt(med), np.ones_like(med)])
     cur = pk[:, n_days:]
     spike = (cur > (med + params.spike_k * floor)[:, None]) & (cur >= params.min_day_packets)
+    spike[:, spike.sum(axis=0) >= params.broad_min_keys] = False  # traffic-wide days
     cand = np.flatnonzero(spike.any(axis=1))
     if len(cand):
         pos = {k: i for i, k in enumerate(klist)}
