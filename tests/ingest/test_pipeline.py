@@ -188,3 +188,29 @@ def test_strict_failure_keeps_the_inputs_before_it(tmp_path: Path) -> None:
                strict=True)
     store = open_store(tmp_path / "store")
     assert store.packets().count_rows() == 10 and len(store.catalog.records()) == 1
+
+
+def test_ctrl_c_while_the_next_input_is_decoded_keeps_the_one_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the first input waits for its commit until the second is decoded; a Ctrl-C during
+    # that decoding must not lose it
+    from teiten.ingest.pipeline import Ingestor
+
+    syn_capture(tmp_path / "a.pcap", 10)
+    syn_capture(tmp_path / "b.pcap", 10, seed=3)
+    real = Ingestor._decode
+    calls = []
+
+    def decode(self: Ingestor, *args: object, **kw: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Ingestor, "_decode", decode)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([tmp_path / "a.pcap", tmp_path / "b.pcap"], tmp_path / "store", sensor="s1")
+    store = open_store(tmp_path / "store")
+    assert [r.name for r in store.catalog.records().values()] == [str(tmp_path / "a.pcap")]
+    assert store.packets().count_rows() == 10

@@ -367,8 +367,9 @@ class Ingestor:
         is put off until the next input is decoded, so that the encoders finish the one while
         the main thread decodes the other: for many small inputs this overlaps most of the
         per-input work. The next input is checked against the catalog only after that commit,
-        so the outcome is the same as one input after the other. If the run stops on an
-        error, an input decoded but not committed yet is dropped (the next run ingests it).
+        so the outcome is the same as one input after the other — also when the run stops (an
+        error, Ctrl-C) while the next input is decoded: the input decoded before it is still
+        committed.
         """
         summary = IngestSummary()
         t0 = time.perf_counter()
@@ -378,9 +379,8 @@ class Ingestor:
         staged: deque[_Staged] = deque()
 
         def settle() -> None:
-            while staged:
-                summary.inputs.append(staged[0].commit(self.store, known))
-                staged.popleft()
+            while staged:  # taken off first: a failed commit has discarded its files
+                summary.inputs.append(staged.popleft().commit(self.store, known))
 
         try:
             for name in inputs:
@@ -399,9 +399,12 @@ class Ingestor:
                     summary.inputs.append(outcome)
             settle()
         finally:
-            for rest in staged:
-                rest.writer.discard()
-            shared.close()
+            try:
+                settle()  # stopped while the next input was decoded: this one is complete
+            finally:
+                for rest in staged:
+                    rest.writer.discard()
+                shared.close()
             if hashes is not self._hashes:
                 hashes.close()
         summary.elapsed = time.perf_counter() - t0
