@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import itertools
 import shutil
 import sys
@@ -191,9 +190,8 @@ def naive(con: Any) -> tuple[int, int, float, float]:
 
 def detect(name: str, store: Any, con: Any) -> pa.Table:
     """Run one detection; the store goes to those that take it (events reads the rollups)."""
-    params = make_params(name, monitored_addresses=MONITORED)
-    kw = {"store": store} if "store" in inspect.signature(get(name).detect).parameters else {}
-    return run_detection(name, con, MONTH, params, **kw)
+    return run_detection(name, con, MONTH, make_params(name, monitored_addresses=MONITORED),
+                         store=store)
 
 
 def timed(fn: Any) -> tuple[Any, float, float]:

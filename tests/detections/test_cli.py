@@ -101,3 +101,18 @@ def test_events_read_the_store_rollups(tmp_path: Path) -> None:
     assert main(["detect", "--store", str(tmp_path / "s"), "--period", "2026-10", "events",
                  "--format", "csv"]) == 0  # fmt: skip
     assert open_store(tmp_path / "s").read_table("stats_cells.Asia.Tokyo.2026-10") is not None
+
+
+def test_run_store_yields_in_order_and_saves_only_when_asked(tmp_path: Path) -> None:
+    from teiten.detections import run_store
+    from teiten.store import create_store
+
+    store = create_store(tmp_path / "s")
+    period = parse_period("2026-10")
+    got = [name for name, _, _ in run_store(store, period, ["scans", "tools"], save=False)]
+    assert got == ["scans", "tools"]
+    assert store.read_result("scans", "2026-10") is None
+    done = {name: t.num_rows for name, t, _ in run_store(store, period, monitored=512)}
+    assert list(done) == ["backscatter", "scans", "tools", "events", "diurnal"]
+    res = store.read_result("tools", "2026-10")
+    assert res is not None and res[1]["monitored_addresses"] == 512

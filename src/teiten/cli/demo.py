@@ -16,7 +16,6 @@ and the report then says "not analysed" for what it would have produced.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -72,23 +71,13 @@ def ingest(sim: Path, store: Path) -> None:
 
 def detections(store_path: Path, periods: Sequence[Period]) -> None:
     """Run every registered detection for each period and store the results."""
-    from teiten.detections import DETECTIONS, make_params, shared_reads
-    from teiten.detections import run as run_detection
+    from teiten.detections import run_store
     from teiten.store import open_store
 
     store = open_store(store_path)
-    registry = store.registry()
-    con = store.duckdb()
     for p in periods:
-        monitored = sum(b.network.num_addresses for s in registry.values()
-                        for b in s.addresses if b.version == 4) or None
-        with shared_reads():  # one read of the period's packet files for all of them
-            for name in DETECTIONS:
-                params = make_params(name, monitored_addresses=monitored)
-                table = run_detection(name, con, p, params, store=store)
-                store.write_result(name, p.label, table, {
-                    "params": dataclasses.asdict(params), "period": p.label, "tz": p.tz,
-                    "detection": name, "monitored_addresses": monitored})
+        for _ in run_store(store, p):
+            pass
 
 
 def signatures(store_path: Path, periods: Sequence[Period]) -> None:

@@ -8,10 +8,8 @@ reads them, and prints them as a table, CSV or JSON (or writes Parquet files).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -88,8 +86,7 @@ def _cell(v: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the requested detections."""
-    from teiten.detections import DETECTIONS, make_params, monitored_v4, shared_reads
-    from teiten.detections import run as run_detection
+    from teiten.detections import DETECTIONS, levels_skipped, run_store
     from teiten.store import open_store
 
     which = args.which or list(DETECTIONS)
@@ -100,40 +97,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--format parquet needs --out DIR")
     period = parse_period(args.period, tz=args.tz)
     store = open_store(args.store)
-    monitored = args.monitored or monitored_v4(store.registry(), period)
-    con = store.duckdb()
-    results: dict[str, pa.Table] = {}
-    asn = str(args.asn_mmdb) if args.asn_mmdb else None
     if args.asn_mmdb is not None and not args.asn_mmdb.is_file():
         raise UsageError(f"--asn-mmdb {args.asn_mmdb}: no such file")
-    with shared_reads():  # one read of the packet files for all the detections
-        for name in which:
-            params = make_params(name, monitored_addresses=monitored, asn_mmdb=asn)
-            t0 = time.perf_counter()
-            table = run_detection(name, con, period, params, store=store)
-            elapsed = time.perf_counter() - t0
-            print(f"teiten detect: {name}: {table.num_rows} rows in {elapsed:.1f} s",
-                  file=sys.stderr)
-            skipped = _skipped(table)
-            for level, why in skipped.items():
-                print(f"teiten detect: {name}: {level} level skipped: {why}", file=sys.stderr)
-            if not args.no_save:
-                meta = {"params": dataclasses.asdict(params), "period": period.label,
-                        "tz": period.tz, "detection": name,
-                        "monitored_addresses": monitored}  # fmt: skip
-                if skipped:
-                    meta["skipped_levels"] = skipped
-                store.write_result(name, period.label, table, meta)
-            results[name] = table
+    asn = str(args.asn_mmdb) if args.asn_mmdb else None
+    results: dict[str, pa.Table] = {}
+    for name, table, elapsed in run_store(store, period, which, monitored=args.monitored or None,
+                                          save=not args.no_save, asn_mmdb=asn):
+        print(f"teiten detect: {name}: {table.num_rows} rows in {elapsed:.1f} s", file=sys.stderr)
+        for level, why in levels_skipped(table).items():
+            print(f"teiten detect: {name}: {level} level skipped: {why}", file=sys.stderr)
+        results[name] = table
     _emit(results, args)
     return 0
-
-
-def _skipped(table: pa.Table) -> dict[str, str]:
-    """Levels a detection did not run, with the reason (schema metadata ``skipped_levels``)."""
-    raw = (table.schema.metadata or {}).get(b"skipped_levels")
-    out: dict[str, str] = json.loads(raw) if raw else {}
-    return out
 
 
 def _emit(results: dict[str, pa.Table], args: argparse.Namespace) -> None:

@@ -19,6 +19,8 @@ import contextlib
 import dataclasses
 import importlib
 import inspect
+import json
+import time
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, Final
@@ -82,6 +84,48 @@ def shared_reads() -> Iterator[None]:
 
     with shared_columns():
         yield
+
+
+def run_store(
+    store: Any, period: Period, names: list[str] | None = None, *,
+    monitored: int | None = None, save: bool = True, **overrides: Any,
+) -> Iterator[tuple[str, pa.Table, float]]:  # fmt: skip
+    """Run detections ``names`` (default: all, in :data:`DETECTIONS` order) over a store for
+    ``period`` with one shared read of its packet files (:func:`shared_reads`); store each
+    result with its parameters, period and skipped levels (``Store.write_result``, unless
+    ``save`` is false), and yield ``(name, table, seconds)`` as each one ends.
+
+    ``monitored`` is n for the extrapolations (default: :func:`monitored_v4` of the store's
+    registry); ``overrides`` are further ``Params`` fields (see :func:`make_params`).
+    """
+    if monitored is None:
+        monitored = monitored_v4(store.registry(), period)
+    con = store.duckdb()
+    with shared_reads():
+        for name in names or list(DETECTIONS):
+            params = make_params(name, monitored_addresses=monitored, **overrides)
+            t0 = time.perf_counter()
+            table = run(name, con, period, params, store=store)
+            elapsed = time.perf_counter() - t0
+            if save:
+                meta: dict[str, Any] = {
+                    "params": dataclasses.asdict(params), "period": period.label,
+                    "tz": period.tz, "detection": name, "monitored_addresses": monitored}
+                if skipped := levels_skipped(table):
+                    meta["skipped_levels"] = skipped
+                store.write_result(name, period.label, table, meta)
+            yield name, table, elapsed
+
+
+def levels_skipped(table: pa.Table) -> dict[str, str]:
+    """Levels a detection did not run, with the reason (schema metadata ``skipped_levels``).
+
+    >>> levels_skipped(pa.table({"x": [1]}))
+    {}
+    """
+    raw = (table.schema.metadata or {}).get(b"skipped_levels")
+    out: dict[str, str] = json.loads(raw) if raw else {}
+    return out
 
 
 def monitored_v4(registry: Any, period: Period) -> int | None:

@@ -334,8 +334,7 @@ class _Collector:
         params = make_params(name, monitored_addresses=monitored)
         self.facts.params += tuple((name, k, json.dumps(v)) for k, v in
                                    sorted(dataclasses.asdict(params).items()))
-        kw = {"store": self.store} if self.store is not None else {}
-        result: pa.Table = run_detection(name, packets, self.period, params, **kw)
+        result: pa.Table = run_detection(name, packets, self.period, params, store=self.store)
         return result
 
     def backscatter(self) -> None:
