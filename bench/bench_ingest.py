@@ -16,9 +16,10 @@ Run: ``.venv/bin/python bench/bench_ingest.py [--packets 5000000] [--repeat 3] [
   an hourly spool of a quiet sensor) in one run: the per-input overhead (reader set-up,
   staging, commit), as wall and CPU ms per input.
 - ``--parquet-columns`` also decodes and enriches the capture once in a child, keeps the
-  chunks the pipeline would write, and times the Parquet writer on them: the whole table with
-  the pipeline's options and with alternatives (codec, dictionary, statistics), and each
-  column alone, dictionary-encoded and plain (CPU time of one thread, best of 3).
+  chunks the pipeline would write, and times Parquet writers on them: teiten's encoder
+  (``teiten.store.parquet``) and Arrow's with the same choices and alternatives, then each
+  column alone with teiten's encoder, dictionary-encoded and plain (CPU time of one thread,
+  best of 3).
 
 Every row gives wall and CPU seconds (user + system of the tool's own process, all threads):
 on a shared machine the CPU time is the steadier figure.
@@ -101,6 +102,7 @@ PARQUET_COLUMNS = """
 import os, sys, tempfile, time
 import pyarrow.parquet as pq
 from teiten.ingest import pipeline as P
+from teiten.store.parquet import ParquetFileWriter
 chunks = []
 def keep(self, writer, table, path):
     chunks.append(table.select(self._schema.names).cast(self._schema))
@@ -109,25 +111,12 @@ with tempfile.TemporaryDirectory(dir=sys.argv[2]) as store:
     P.ingest([sys.argv[1]], store, sensor="b")
 names = chunks[0].schema.names
 rows = sum(c.num_rows for c in chunks)
-OPTS = dict(compression="zstd", compression_level=1, use_dictionary=P._DICTIONARY_COLUMNS,
-            write_statistics=P._STATISTICS_COLUMNS, column_encoding=P._COLUMN_ENCODING)
 out = os.path.join(sys.argv[2], "parquet-columns.parquet")
-def write(cols, **over):
-    opts = {**OPTS, **over}
-    if opts.get("compression") != "zstd":
-        opts.pop("compression_level", None)
-    if cols is not None:
-        opts["column_encoding"] = {k: v for k, v in opts["column_encoding"].items() if k in cols}
-        dic = opts["use_dictionary"]
-        if isinstance(dic, list):
-            opts["use_dictionary"] = [c for c in dic if c in cols]
-        if "column_encoding" in opts and isinstance(opts["use_dictionary"], list):
-            opts["use_dictionary"] = [c for c in opts["use_dictionary"]
-                                      if c not in opts["column_encoding"]]
+def best_of_3(make, cols):
     parts = chunks if cols is None else [c.select(cols) for c in chunks]
     best = None
     for _ in range(3):
-        w = pq.ParquetWriter(out, parts[0].schema, **opts)
+        w = make(parts[0].schema)
         t = time.thread_time()
         for c in parts:
             w.write_table(c)
@@ -135,39 +124,52 @@ def write(cols, **over):
         cpu = time.thread_time() - t
         best = cpu if best is None else min(best, cpu)
     return best, os.path.getsize(out) / 1e6
-print(f"Parquet writer, {rows:,} rows in {len(chunks)} row groups (one thread, best of 3):")
-print("| options | CPU s | MB |")
+def teiten(dictionary=P._DICTIONARY_COLUMNS):
+    def make(schema):
+        has = set(schema.names)
+        return ParquetFileWriter(out, schema, dictionary=[c for c in dictionary if c in has],
+                                 delta=[c for c in P._DELTA_COLUMNS if c in has],
+                                 statistics=[c for c in P._STATISTICS_COLUMNS if c in has])
+    return make
+def arrow(**over):
+    def make(schema):
+        opts = dict(compression="zstd", compression_level=1, use_dictionary=[
+            c for c in P._DICTIONARY_COLUMNS if c in schema.names and c not in P._DELTA_COLUMNS],
+            write_statistics=[c for c in P._STATISTICS_COLUMNS if c in schema.names],
+            column_encoding={c: "DELTA_BINARY_PACKED" for c in P._DELTA_COLUMNS
+                             if c in schema.names})
+        opts.update(over)
+        if opts["compression"] != "zstd":
+            opts.pop("compression_level")
+        return pq.ParquetWriter(out, schema, **opts)
+    return make
+print(f"Parquet writers, {rows:,} rows in {len(chunks)} row groups (one thread, best of 3):")
+print("| writer | CPU s | MB |")
 print("|---|---:|---:|")
-everything = dict(use_dictionary=True, write_statistics=True, column_encoding=None)
-for label, over in [
-    ("the pipeline's (zstd 1, dictionary and statistics where they pay, ts delta)", {}),
-    ("dictionary and statistics on every column, ts plain", everything),
-    ("lz4", dict(compression="lz4")),
-    ("no compression", dict(compression="none")),
-    ("no compression, no dictionary, no statistics, ts plain",
-     dict(compression="none", use_dictionary=False, write_statistics=False,
-          column_encoding=None)),
+for label, make in [
+    ("teiten.store.parquet (the pipeline's: zstd 1, dictionary where it pays, ts delta)",
+     teiten()),
+    ("Arrow's writer, same choices", arrow()),
+    ("Arrow's writer, lz4", arrow(compression="lz4")),
+    ("Arrow's writer, no compression, dictionary or statistics", arrow(
+        compression="none", use_dictionary=False, write_statistics=False,
+        column_encoding=None)),
 ]:
-    cpu, mb = write(None, **over)
+    cpu, mb = best_of_3(make, None)
     print(f"| {label} | {cpu:.2f} | {mb:.1f} |")
 print()
-print("| column | nulls | CPU ms, as written | MB | CPU ms, other choice | MB | written as |")
+print("| column | nulls | teiten CPU ms, as written | MB | other choice ms | MB | written as |")
 print("|---|---:|---:|---:|---:|---:|---|")
 total = 0.0
 for name in names:
     nulls = sum(c.column(name).null_count for c in chunks) / rows
     dic = name in P._DICTIONARY_COLUMNS
-    cpu, mb = write([name])
-    if name in P._COLUMN_ENCODING:
-        alt = dict(column_encoding={})
-        how = P._COLUMN_ENCODING[name].lower() + " (other: plain)"
-    elif dic:
-        alt = dict(use_dictionary=[])
-        how = "dictionary (other: plain)"
+    cpu, mb = best_of_3(teiten(), [name])
+    if name in P._DELTA_COLUMNS:
+        acpu, amb, how = float("nan"), float("nan"), "delta"
     else:
-        alt = dict(use_dictionary=[name])
-        how = "plain (other: dictionary)"
-    acpu, amb = write([name], **alt)
+        acpu, amb = best_of_3(teiten([] if dic else [name]), [name])
+        how = "dictionary (other: plain)" if dic else "plain (other: dictionary)"
     total += cpu
     print(f"| {name} | {nulls:.0%} | {cpu * 1e3:.0f} | {mb:.2f} | {acpu * 1e3:.0f} | {amb:.2f} "
           f"| {how} |")

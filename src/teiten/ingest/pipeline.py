@@ -42,7 +42,6 @@ from typing import BinaryIO, cast
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from teiten import __version__
 from teiten.capture.reader import CaptureReader
@@ -53,6 +52,7 @@ from teiten.ingest.enrich import EnrichContext, Enricher, load_enrichers
 from teiten.ingest.inputs import Prehasher, expand_inputs
 from teiten.store import Store, create_store, file_schema
 from teiten.store.catalog import InputRecord
+from teiten.store.parquet import ParquetFileWriter
 
 _DAY_NS = 86_400 * 1_000_000_000
 _DAMAGE_KEEP = 50
@@ -60,20 +60,21 @@ _PENDING = 3
 #: Parquet encoders working at once; each owns its own file per partition.
 _ENCODERS = 2
 #: Columns worth dictionary-encoding: few distinct values, where the dictionary is both smaller
-#: and cheaper to write than plain values (measured per column on the bench capture:
-#: ``docs/benchmarks.md``). ``dport``, ``tcp_flags``, ``tcp_win`` and ``payload_len`` are
-#: cheaper plain (zstd takes their repetition); ``dst`` (a few sensor addresses) pays.
+#: and cheaper to write than plain values (measured per column on the bench capture with
+#: `teiten.store.parquet`: ``docs/benchmarks.md``). ``dport``, ``sport``, ``tcp_win`` and
+#: ``tcp_ack`` are cheaper plain (zstd takes their repetition); ``dst`` (a few sensor
+#: addresses) pays. A chunk in which more than half the values differ is written plain anyway.
 _DICTIONARY_COLUMNS = [
     "ip_version", "proto", "icmp_type", "icmp_code", "ttl", "ip_flags", "fragment",
-    "tcp_opts", "tcp_mss", "tcp_wscale", "inner_proto", "country", "traffic_class", "tool",
-    "dst", "wire_len", "ip_len",
+    "tcp_flags", "tcp_opts", "tcp_mss", "tcp_wscale", "inner_proto", "country",
+    "traffic_class", "tool", "dst", "wire_len", "ip_len", "payload_len", "payload",
 ]
 #: Columns with min/max statistics: only ``ts``, whose row groups are time ranges that queries
 #: prune on; the other columns' values spread over their whole range in every row group.
 _STATISTICS_COLUMNS = ["ts"]
 #: Capture times grow nearly monotonically: delta encoding stores them in a few bits each and
 #: costs a quarter of plain + zstd.
-_COLUMN_ENCODING = {"ts": "DELTA_BINARY_PACKED"}
+_DELTA_COLUMNS = ["ts"]
 
 
 @dataclass
@@ -197,7 +198,7 @@ class _PartitionWriter:
         # name
         self.token = secrets.token_hex(3)
         self.shared = shared
-        self.writers: dict[tuple[str, str, int], pq.ParquetWriter] = {}
+        self.writers: dict[tuple[str, str, int], ParquetFileWriter] = {}
         self.ts_min: int | None = None
         self.ts_max: int | None = None
         self.sensors: set[str] = set()
@@ -236,10 +237,8 @@ class _PartitionWriter:
         w = self.writers.get((*key, slot))
         if w is None:
             self.shared.makedirs(path.parent)
-            w = pq.ParquetWriter(path, self._schema, compression="zstd", compression_level=1,
-                                 use_dictionary=_DICTIONARY_COLUMNS,
-                                 write_statistics=_STATISTICS_COLUMNS,
-                                 column_encoding=_COLUMN_ENCODING)
+            w = ParquetFileWriter(path, self._schema, dictionary=_DICTIONARY_COLUMNS,
+                                  delta=_DELTA_COLUMNS, statistics=_STATISTICS_COLUMNS)
             self.writers[(*key, slot)] = w
         while len(self._pending) >= _PENDING:
             self._pending.popleft().result()
@@ -248,7 +247,7 @@ class _PartitionWriter:
     def _name(self, sensor: str, date: str, slot: int, prefix: str) -> str:
         return f"sensor={sensor}/date={date}/{prefix}-{slot}.parquet"
 
-    def _encode(self, writer: pq.ParquetWriter, table: pa.Table, path: Path) -> None:
+    def _encode(self, writer: ParquetFileWriter, table: pa.Table, path: Path) -> None:
         writer.write_table(table.select(self._schema.names).cast(self._schema))
         _start_writeback(path)
 
