@@ -9,8 +9,15 @@ PERIOD ?= 2026-10
 # checks, Japanese fonts, a browser for the HTML report, network namespaces).
 DEB_TEST := tshark tcpdump poppler-utils fonts-noto-cjk chromium iproute2 nftables
 DEB_DEMO := fonts-noto-cjk chromium
+# A C compiler and the Python headers build the ahead-of-time compiled ingest kernels.
+DEB_BUILD := gcc python3-dev
+# The ingest kernels compiled ahead of time (teiten.core.aot): rebuilt when their sources
+# change; without a compiler teiten runs the same kernels with Numba's JIT.
+AOT := src/teiten/_kernels_aot.json
+AOT_SRC := $(addprefix src/teiten/,capture/framing.py capture/decode.py capture/linktypes.py \
+	capture/damage.py ingest/enrich/kernels.py store/_pqkernels.py core/aot.py)
 
-.PHONY: demo test venv deb-test deb-demo lint bench clean
+.PHONY: demo test venv deb-test deb-demo deb-build aot lint bench clean
 
 $(BIN)/teiten: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,6 +26,13 @@ $(BIN)/teiten: pyproject.toml
 	touch $@
 
 venv: $(BIN)/teiten
+
+$(AOT): $(BIN)/teiten $(AOT_SRC) | deb-build
+	@echo "compiling the ingest kernels ahead of time (~20 s, once)"
+	@mkdir -p build && $(BIN)/python -m teiten.core.aot build >build/aot.log 2>&1 || \
+	  echo "warning: could not compile the kernels ahead of time (build/aot.log); teiten uses Numba's JIT"
+
+aot: $(AOT)
 
 # Install missing Debian packages non-interactively (root only; elsewhere say what is missing).
 # Explicit targets: make skips pattern rules for .PHONY targets, so a `deb-%` rule never ran.
@@ -40,7 +54,10 @@ deb-test:
 deb-demo:
 	$(call deb_install,$(DEB_DEMO))
 
-demo: venv deb-demo
+deb-build:
+	$(call deb_install,$(DEB_BUILD))
+
+demo: venv aot deb-demo
 	$(BIN)/python -m teiten.cli.demo --out $(DEMO) --period $(PERIOD)
 
 lint: venv
@@ -48,14 +65,15 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: venv deb-test
+test: venv aot deb-test
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
-bench: venv deb-test
+bench: venv aot deb-test
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache \
+	  src/teiten/_kernels_aot*

@@ -9,6 +9,7 @@ the ``ts`` statistics that DuckDB prunes row groups on.
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import duckdb
@@ -159,3 +160,17 @@ def test_rejects_what_it_cannot_write() -> None:
     w = ParquetFileWriter(io.BytesIO(), pa.schema([("x", pa.uint16())]))
     with pytest.raises(ValueError, match="schema"):
         w.write_table(pa.table({"x": pa.array([1], pa.uint32())}))
+
+
+def test_dictionary_hash_spreads_over_large_tables() -> None:
+    """A table of more than 2**24 slots (chunks of more than 8M rows) used to be indexed by 24
+    hash bits only: the keys crowded its first quarter and probing went quadratic."""
+    from teiten.store import _pqkernels
+
+    values = np.random.default_rng(4).permutation(9_000_000).astype(np.uint32) * 7
+    start = time.perf_counter()
+    dictionary, indices, n = _pqkernels.dict_hash(values, np.zeros(1, np.uint8), 0,
+                                                  len(values), False, len(values))
+    assert time.perf_counter() - start < 30
+    assert n == len(values)
+    np.testing.assert_array_equal(dictionary[indices], values)

@@ -29,11 +29,11 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-from numba import njit
 
 from teiten.capture import damage as d
 from teiten.capture.framing import TS_NONE
 from teiten.capture.linktypes import l3_start
+from teiten.core.aot import njit
 
 # Validity groups: columns that are valid together share one validity row (and bitmap).
 (G_V4, G_V6, G_PORTS, G_TCP, G_OPTS, G_MSS, G_WS, G_ICMP, G_ECHO, G_INNER, G_IPORTS, G_PLEN,
@@ -128,7 +128,7 @@ def decode(  # type: ignore[no-untyped-def]
             status[i] = d.BAD_IP_HEADER
             continue
         on_wire = r_wire[i] - (l3 - o)
-        kept = d.OK
+        kept = np.int64(d.OK)
         frag = 0
         l4ok = True
         if ipv == 4:
@@ -159,7 +159,7 @@ def decode(  # type: ignore[no-untyped-def]
             l4 = l3 + ihl
             ip_end = l3 + tot
             if tot > on_wire:
-                kept = d.IP_LENGTH_EXCEEDS_FRAME
+                kept = np.int64(d.IP_LENGTH_EXCEEDS_FRAME)
         else:
             if l3 + 40 > lim:
                 status[i] = d.TRUNCATED_IP_HEADER
@@ -202,7 +202,7 @@ def decode(  # type: ignore[no-untyped-def]
             proto = nh
             l4 = q
             if plen + 40 > on_wire:
-                kept = d.IP_LENGTH_EXCEEDS_FRAME
+                kept = np.int64(d.IP_LENGTH_EXCEEDS_FRAME)
         _put(M8, IPV, j, ipv)
         _put(M8, PROTO, j, proto)
         _put(M8, FRAG, j, frag)
@@ -213,10 +213,10 @@ def decode(  # type: ignore[no-untyped-def]
         if frag == 2:
             pass
         elif not l4ok:
-            kept = d.TRUNCATED_L4_HEADER
+            kept = np.int64(d.TRUNCATED_L4_HEADER)
         elif proto == PROTO_TCP:
             if avail < 20:
-                kept = d.TRUNCATED_L4_HEADER
+                kept = np.int64(d.TRUNCATED_L4_HEADER)
                 l4ok = False
                 if avail >= 4:  # the ports were captured: keep them (as tshark does)
                     V[G_PORTS, j] = 1
@@ -234,11 +234,11 @@ def decode(  # type: ignore[no-untyped-def]
                 doff = (int(buf[l4 + 12]) >> 4) * 4
                 hdr = 20
                 if doff < 20:
-                    kept = d.BAD_TCP_HEADER
+                    kept = np.int64(d.BAD_TCP_HEADER)
                 else:
                     hdr = doff
                     if doff > ip_pay:
-                        kept = d.BAD_TCP_HEADER
+                        kept = np.int64(d.BAD_TCP_HEADER)
                     V[G_OPTS, j] = 1
                     k = l4 + 20
                     kend = min(l4 + doff, end)
@@ -265,7 +265,7 @@ def decode(  # type: ignore[no-untyped-def]
                         k += ln
         elif proto == PROTO_UDP:
             if avail < 8:
-                kept = d.TRUNCATED_L4_HEADER
+                kept = np.int64(d.TRUNCATED_L4_HEADER)
                 l4ok = False
                 if avail >= 4:
                     V[G_PORTS, j] = 1
@@ -278,7 +278,7 @@ def decode(  # type: ignore[no-untyped-def]
                 hdr = 8
         elif proto in (PROTO_ICMP, PROTO_ICMP6):
             if avail < 4:
-                kept = d.TRUNCATED_L4_HEADER
+                kept = np.int64(d.TRUNCATED_L4_HEADER)
                 l4ok = False
             else:
                 t = np.int64(buf[l4])
@@ -287,7 +287,7 @@ def decode(  # type: ignore[no-untyped-def]
                 _put(M8, ICODE, j, buf[l4 + 1])
                 hdr = 8
                 if avail < 8:
-                    kept = d.TRUNCATED_L4_HEADER
+                    kept = np.int64(d.TRUNCATED_L4_HEADER)
                 elif _icmp_has_id(proto, t):
                     V[G_ECHO, j] = 1
                     _put(M16, IID, j, _u16(buf, l4 + 4))

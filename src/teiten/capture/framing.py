@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-from numba import njit
 
 from teiten.capture import damage as d
+from teiten.core.aot import njit
 
 #: Largest captured length of a classic pcap record accepted (libpcap's maximum snapshot).
 MAX_RECORD: Final = 262144
@@ -91,10 +91,10 @@ def frame_pcap(  # type: ignore[no-untyped-def]
     n = 0
     nd = 0
     p = pos
-    status = NEED_MORE
+    status = np.int64(NEED_MORE)
     while True:
         if n >= r_hdr.shape[0] or nd >= d_off.shape[0] - 1:
-            status = FULL
+            status = np.int64(FULL)
             break
         if mode == 1:
             q = p
@@ -194,10 +194,10 @@ def frame_pcapng(  # type: ignore[no-untyped-def]
     n = 0
     nd = 0
     p = pos
-    status = NEED_MORE
+    status = np.int64(NEED_MORE)
     while True:
         if n >= r_hdr.shape[0] or nd >= d_off.shape[0] - 1:
-            status = FULL
+            status = np.int64(FULL)
             break
         if mode == 1:
             q = p
@@ -228,7 +228,7 @@ def frame_pcapng(  # type: ignore[no-untyped-def]
             break
         t = rd32(buf, p, be)
         if t == SHB:
-            status = SPECIAL
+            status = np.int64(SPECIAL)
             break
         length = rd32(buf, p + 4, be)
         if length < 12 or length & 3 or length > MAX_BLOCK:
@@ -258,40 +258,40 @@ def frame_pcapng(  # type: ignore[no-untyped-def]
             p += 1
             continue
         if t == IDB:
-            status = SPECIAL
+            status = np.int64(SPECIAL)
             break
         if t in (EPB, PB, SPB):
-            code = d.OK
+            code = np.int64(d.OK)
             g = 0
-            ts = TS_NONE
+            ts = np.int64(TS_NONE)
             data = 0
             cap = 0
             wire = 0
             if t == SPB:
                 if length < 16:
-                    code = d.BAD_BLOCK_LENGTH
+                    code = np.int64(d.BAD_BLOCK_LENGTH)
                 elif n_if == 0:
-                    code = d.NO_INTERFACE
+                    code = np.int64(d.NO_INTERFACE)
                 else:
                     g = if_base
                     wire = rd32(buf, p + 8, be)
                     cap = min(wire, length - 16)
                     if if_snap[g] > 0:
                         cap = min(cap, if_snap[g])
-                    ts = TS_NONE
+                    ts = np.int64(TS_NONE)
                     data = p + 12
             else:
                 if length < 32:
-                    code = d.BAD_BLOCK_LENGTH
+                    code = np.int64(d.BAD_BLOCK_LENGTH)
                 else:
                     iid = rd32(buf, p + 8, be) if t == EPB else rd16(buf, p + 8, be)
                     cap = rd32(buf, p + 20, be)
                     wire = rd32(buf, p + 24, be)
                     data = p + 28
                     if iid >= n_if:
-                        code = d.NO_INTERFACE
+                        code = np.int64(d.NO_INTERFACE)
                     elif cap > length - 32:
-                        code = d.BAD_CAPLEN
+                        code = np.int64(d.BAD_CAPLEN)
                     else:
                         g = if_base + iid
                         u = (rd32(buf, p + 12, be) << 32) | rd32(buf, p + 16, be)
@@ -299,7 +299,7 @@ def frame_pcapng(  # type: ignore[no-untyped-def]
                         if u < 0 or (
                             u > INT64_MAX // if_mul[g] if sh < 0 else (u >> sh) > MAX_SECONDS
                         ):
-                            code = d.TIMESTAMP_OUT_OF_RANGE  # after the year 2262
+                            code = np.int64(d.TIMESTAMP_OUT_OF_RANGE)  # after the year 2262
                         elif sh < 0:
                             ts = u * if_mul[g] // if_div[g]
                         elif sh <= 30:
@@ -312,7 +312,7 @@ def frame_pcapng(  # type: ignore[no-untyped-def]
                             )
                         if code == d.OK:
                             if if_off[g] > 0 and ts > INT64_MAX - if_off[g]:
-                                code = d.TIMESTAMP_OUT_OF_RANGE
+                                code = np.int64(d.TIMESTAMP_OUT_OF_RANGE)
                             else:
                                 ts += if_off[g]
             if code != d.OK:

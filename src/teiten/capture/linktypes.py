@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-from numba import njit
 
 from teiten.capture import damage as d
+from teiten.core.aot import njit
 
 ETHERNET: Final = 1
 RAW: Final = 101

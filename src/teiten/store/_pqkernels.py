@@ -10,7 +10,8 @@ values in four miniblocks of 32.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from teiten.core.aot import njit
 
 
 @njit(inline="always", cache=True)
@@ -112,8 +113,11 @@ def dict_hash(values, bitmap, bit_offset, n, has_nulls, limit):  # type: ignore[
     (returns an empty dictionary and ``-1`` as the count) once more than ``limit`` distinct
     values are seen: the column is then written plain."""
     size = 16
+    bits = 4
     while size < 2 * n:
         size *= 2
+        bits += 1
+    shift = np.uint64(64 - bits)  # the hash's top bits index the table, whatever its size
     mask = size - 1
     keys = np.empty(size, np.int64)
     slot = np.full(size, -1, np.int32)
@@ -125,8 +129,7 @@ def dict_hash(values, bitmap, bit_offset, n, has_nulls, limit):  # type: ignore[
         if has_nulls and not _valid(bitmap, bit_offset, i):
             continue
         v = np.int64(values[i])
-        h = (np.uint64(v) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)
-        j = np.int64(h) & mask
+        j = np.int64((np.uint64(v) * np.uint64(0x9E3779B97F4A7C15)) >> shift)
         while slot[j] >= 0 and keys[j] != v:
             j = (j + 1) & mask
         s = slot[j]

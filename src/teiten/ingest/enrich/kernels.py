@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
-from numba import njit
+
+from teiten.core.aot import njit
 
 # TCP flag bits and IP protocol numbers (RFC 9293 / RFC 791).
 TH_SYN: Final = 0x02
