@@ -31,6 +31,18 @@ def _varint(out, pos, value):  # type: ignore[no-untyped-def]
     return pos + 1
 
 
+@njit(inline="always", cache=True)
+def _put_byte_array(out, pos, data, a, b):  # type: ignore[no-untyped-def]
+    # one PLAIN BYTE_ARRAY value: data[a:b] after its 4-byte little-endian length
+    ln = b - a
+    out[pos] = ln & 0xFF
+    out[pos + 1] = (ln >> 8) & 0xFF
+    out[pos + 2] = (ln >> 16) & 0xFF
+    out[pos + 3] = (ln >> 24) & 0xFF
+    out[pos + 4:pos + 4 + ln] = data[a:b]
+    return pos + 4 + ln
+
+
 @njit(cache=True, nogil=True)
 def compact(values, bitmap, bit_offset, n, has_nulls, out):  # type: ignore[no-untyped-def]
     """Copy the non-null values of an integer column into ``out`` (int32 or int64, the
@@ -71,14 +83,7 @@ def byte_array(offsets, data, bitmap, bit_offset, n, has_nulls):  # type: ignore
     for i in range(n):
         if has_nulls and not _valid(bitmap, bit_offset, i):
             continue
-        a, b = offsets[i], offsets[i + 1]
-        ln = b - a
-        out[pos] = ln & 0xFF
-        out[pos + 1] = (ln >> 8) & 0xFF
-        out[pos + 2] = (ln >> 16) & 0xFF
-        out[pos + 3] = (ln >> 24) & 0xFF
-        out[pos + 4:pos + 4 + ln] = data[a:b]
-        pos += 4 + ln
+        pos = _put_byte_array(out, pos, data, offsets[i], offsets[i + 1])
     return out
 
 
@@ -196,14 +201,7 @@ def dict_bytes(offsets, data, bitmap, bit_offset, n, has_nulls):  # type: ignore
     pos = 0
     for e in range(nd):
         r = first[e]
-        a, b = offsets[r], offsets[r + 1]
-        ln = b - a
-        out[pos] = ln & 0xFF
-        out[pos + 1] = (ln >> 8) & 0xFF
-        out[pos + 2] = (ln >> 16) & 0xFF
-        out[pos + 3] = (ln >> 24) & 0xFF
-        out[pos + 4:pos + 4 + ln] = data[a:b]
-        pos += 4 + ln
+        pos = _put_byte_array(out, pos, data, offsets[r], offsets[r + 1])
     return out, nd, indices[:m]
 
 

@@ -307,9 +307,10 @@ class ParquetFileWriter:
         encoding = _PLAIN
         t = col.arrow
         if nulls == n:  # nothing but definition levels
-            self._page(kern.def_levels(bitmap, bit_offset, n), rows=n)
+            levels = kern.def_levels(bitmap, bit_offset, n)
+            self._page(levels, rows=n)
             return _Chunk(start, None, start, [_PLAIN, _RLE], n, self._pos - start,
-                          len(kern.def_levels(bitmap, bit_offset, n)), nulls)
+                          len(levels), nulls)
         if pa.types.is_dictionary(t):
             if arr.dictionary.null_count or not col.dictionary:
                 arr = arr.dictionary_decode()
