@@ -174,3 +174,18 @@ def test_dictionary_hash_spreads_over_large_tables() -> None:
     assert time.perf_counter() - start < 30
     assert n == len(values)
     np.testing.assert_array_equal(dictionary[indices], values)
+
+
+def test_dictionary_strings_with_null_entries(tmp_path: Path) -> None:
+    """A dictionary entry that is itself null reads back as a null row, counted as one."""
+    schema = pa.schema([("country", pa.dictionary(pa.int32(), pa.string()))])
+    arr = pa.DictionaryArray.from_arrays(pa.array([0, 1, None, 1, 0], pa.int32()),
+                                         pa.array(["JP", None]))
+    path = tmp_path / "d.parquet"
+    with ParquetFileWriter(path, schema, dictionary=["country"]) as w:
+        w.write_table(pa.Table.from_arrays([arr], schema=schema))
+    assert pq.read_table(path).column("country").to_pylist() == ["JP", None, None, None, "JP"]
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).num_values == 5
+    con = duckdb.connect()
+    assert con.execute("select count(country) from read_parquet(?)",
+                       [str(path)]).fetchone() == (2,)

@@ -313,8 +313,9 @@ class ParquetFileWriter:
                           len(levels), nulls)
         if pa.types.is_dictionary(t):
             if arr.dictionary.null_count or not col.dictionary:
-                arr = arr.dictionary_decode()
+                arr = arr.dictionary_decode()  # null dictionary entries become nulls
                 bitmap, bit_offset, has_nulls = _bitmap(arr)
+                nulls = arr.null_count if has_nulls else 0
             else:
                 d = arr.dictionary
                 d_off = np.frombuffer(d.buffers()[1], np.int32)[d.offset:d.offset + len(d) + 1]
