@@ -249,7 +249,7 @@ def _spec(t: Any) -> Any:
 def build(out_dir: Path = _PACKAGE) -> Path:
     """Compile every kernel of :data:`SIGNATURES` into ``teiten._kernels_aot`` (needs a C
     compiler and the Python headers); returns the manifest written last."""
-    if ACTIVE or os.environ.get("TEITEN_AOT") != "0":
+    if os.environ.get("TEITEN_AOT") != "0":
         raise RuntimeError("build in a process started with TEITEN_AOT=0 (the kernels must "
                            "be Numba's): python -m teiten.core.aot build")
     pycc_compiler: Any = importlib.import_module("numba.pycc.compiler")

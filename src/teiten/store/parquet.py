@@ -26,7 +26,6 @@ statistics.
 from __future__ import annotations
 
 import base64
-import io
 import os
 import struct
 from collections.abc import Iterable
@@ -37,10 +36,11 @@ from typing import IO, Any
 import numpy as np
 import pyarrow as pa
 
+from teiten import __version__
 from teiten.store import _pqkernels as kern
 
 # Parquet enums (parquet.thrift)
-_BOOLEAN, _INT32, _INT64, _BYTE_ARRAY, _FIXED = 0, 1, 2, 6, 7
+_INT32, _INT64, _BYTE_ARRAY, _FIXED = 1, 2, 6, 7
 _PLAIN, _RLE, _DELTA, _RLE_DICTIONARY = 0, 3, 5, 8
 _DATA_PAGE, _DICTIONARY_PAGE = 0, 2
 _OPTIONAL = 1
@@ -455,7 +455,6 @@ class ParquetFileWriter:
                   .i64(5, g.chunks[0].offset).i64(6, compressed).i16(7, len(groups)))
             groups.append(rg.done())
         order = _Thrift().begin(1).end().done()
-        from teiten import __version__
         meta = (_Thrift().i32(1, 2).struct_list(2, self._schema_elements())
                 .i64(3, sum(g.rows for g in self._row_groups)).struct_list(4, groups))
         kv = _Thrift().binary(1, b"ARROW:schema").binary(2, _arrow_schema_metadata(self.schema))
@@ -467,11 +466,7 @@ class ParquetFileWriter:
 
 def _all_defined(n: int) -> np.ndarray:
     """Definition levels of a column without nulls: one RLE run of 1s, length-prefixed."""
-    run = io.BytesIO()
-    v = n << 1
-    while v >= 0x80:
-        run.write(bytes([(v & 0x7F) | 0x80]))
-        v >>= 7
-    run.write(bytes([v, 1]))
-    body = run.getvalue()
+    t = _Thrift()
+    t._varint(n << 1)  # an RLE run's header is the same varint
+    body = bytes(t.out) + b"\x01"
     return np.frombuffer(struct.pack("<I", len(body)) + body, np.uint8)
