@@ -123,6 +123,9 @@ def test_stale_or_disabled_module_is_not_used(tmp_path: Path,
     stale = tmp_path / "m.json"
     stale.write_text(json.dumps({**manifest, "digest": "0" * 64}))
     assert aot._load(stale) is None  # sources edited since the build: the JIT kernels run
+    other_cpu = tmp_path / "cpu.json"
+    other_cpu.write_text(json.dumps({**manifest, "cpu": "another machine"}))
+    assert aot._load(other_cpu) is None  # built for other CPU features: it could fault here
     assert aot._load(tmp_path / "absent.json") is None
     monkeypatch.setenv("TEITEN_AOT", "0")
     assert aot._load(aot.MANIFEST) is None

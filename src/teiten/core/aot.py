@@ -25,6 +25,7 @@ import importlib
 import importlib.util
 import json
 import os
+import platform
 import sys
 import threading
 from collections.abc import Callable
@@ -113,6 +114,24 @@ def source_digest() -> str:
     return h.hexdigest()
 
 
+def host_cpu() -> str:
+    """What the compiled code depends on in the CPU: the machine and its feature flags.
+
+    The module is compiled for the host CPU (``-march=native``, in effect: AVX2 and the like
+    where present), so a checkout copied to a machine with other features must not load it.
+    """
+    flags = ""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    flags = " ".join(sorted(line.partition(":")[2].split()))
+                    break
+    except OSError:
+        flags = platform.processor()
+    return hashlib.sha256(f"{platform.machine()}\0{flags}".encode()).hexdigest()[:16]
+
+
 def _export_name(qualname: str, i: int) -> str:
     mod, _, fn = qualname.removeprefix("teiten.").rpartition(".")
     return f"{mod.replace('.', '_')}__{fn}__{i}"
@@ -124,7 +143,7 @@ def _load(path: Path = MANIFEST) -> tuple[Any, dict[str, Any]] | None:
         return None
     try:
         manifest = json.loads(path.read_text())
-        if manifest.get("digest") != source_digest():
+        if manifest.get("digest") != source_digest() or manifest.get("cpu") != host_cpu():
             return None
         return importlib.import_module(MODULE), manifest
     except (OSError, ValueError, ImportError):
@@ -271,6 +290,7 @@ def build(out_dir: Path = _PACKAGE) -> Path:
     cc = cc_class(MODULE.rpartition(".")[2])
     cc.output_dir = str(out_dir)
     cc.verbose = False
+    cc.target_cpu = "host"  # pycc's default, generic x86-64, made tool_fingerprints 2x slower
     exports: dict[str, list[tuple[str, list[Any]]]] = {}
     for qualname, sigs in SIGNATURES.items():
         modname, _, fn = qualname.rpartition(".")
@@ -282,7 +302,8 @@ def build(out_dir: Path = _PACKAGE) -> Path:
             exports.setdefault(qualname, []).append((name, [_spec(a) for a in args]))
     cc.compile()
     tmp = manifest.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"digest": source_digest(), "exports": exports}, indent=1))
+    tmp.write_text(json.dumps({"digest": source_digest(), "cpu": host_cpu(),
+                              "exports": exports}, indent=1))
     os.replace(tmp, manifest)
     return manifest
 
