@@ -71,7 +71,7 @@ with ingest_cmd._lean_process():
                 with lock:
                     acc[label] += time.thread_time() - t
         setattr(owner, name, timed)
-    wrap(inputs, "file_sha256", "sha256 of the input (own thread)")
+    wrap(inputs, "file_digest", "content hash of the input (BLAKE3, own thread)")
     hashes = inputs.Prehasher([sys.argv[1]])
     from teiten.capture import framing, outputs, reader
     from teiten.ingest import pipeline

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from teiten.core import content
 from teiten.ingest.inputs import Prehasher, expand_inputs
 
 if TYPE_CHECKING:
@@ -82,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the ingest and print its summary."""
     with _lean_process():
         inputs = expand_inputs(args.paths)
-        with Prehasher(inputs) as hashes:  # hashing overlaps the imports below
+        algorithm = content.store_algorithm(args.store)
+        with Prehasher(inputs, algorithm) as hashes:  # hashing overlaps the imports below
             from teiten.core.sensors import Registry
             from teiten.ingest import pipeline
 

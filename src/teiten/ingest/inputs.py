@@ -1,9 +1,10 @@
 """The inputs of an ingest run: paths expanded to files, and their content hashes.
 
-An input's identity in the catalog is the sha256 of its bytes (as stored: compressed inputs
-are hashed compressed). Regular files are hashed before they are decoded, so that an input
-already in the store is skipped without decoding it; the hashing runs in its own thread
-(``hashlib`` releases the GIL), ahead of the decoder, so it overlaps start-up and the decoding
+An input's identity in the catalog is a hash of its bytes (as stored: compressed inputs are
+hashed compressed), in the store's algorithm (:mod:`teiten.core.content`: BLAKE3, or sha256
+in older stores). Regular files are hashed before they are decoded, so that an input already
+in the store is skipped without decoding it; the hashing runs in its own thread (both hashes
+release the GIL), ahead of the decoder, so it overlaps start-up and the decoding
 of the previous input instead of adding to them. Anything else (standard input, a pipe) is
 hashed while it is read (``None`` here).
 
@@ -16,14 +17,13 @@ Examples
 >>> fd, path = tempfile.mkstemp()
 >>> os.write(fd, b"abc"), os.close(fd)
 (3, None)
->>> with Prehasher([path, "-"]) as h:
+>>> with Prehasher([path, "-"], "sha256") as h:
 ...     h.get(path)[:16], h.get("-")
 ('ba7816bf8f01cfea', None)
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Iterable
@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
+from teiten.core import content
 from teiten.core.errors import InputError
 
 _READ = 1 << 22
@@ -68,9 +69,9 @@ def is_regular_file(path: str) -> bool:
         return False
 
 
-def file_sha256(path: str) -> str:
-    """sha256 (hex) of a file's bytes; :class:`InputError` when it cannot be read."""
-    h = hashlib.sha256()
+def file_digest(path: str, algorithm: str = content.DEFAULT) -> str:
+    """Content hash (hex) of a file's bytes; :class:`InputError` when it cannot be read."""
+    h = content.new_hash(algorithm)
     buf = bytearray(_READ)
     view = memoryview(buf)
     try:
@@ -97,9 +98,12 @@ class Prehasher:
     ----------
     paths : iterable of str
         Inputs as the pipeline will take them (``-`` and non-regular files are not hashed).
+    algorithm : str
+        The content hash of the store they go to (:func:`teiten.core.content.store_algorithm`).
     """
 
-    def __init__(self, paths: Iterable[str]) -> None:
+    def __init__(self, paths: Iterable[str], algorithm: str = content.DEFAULT) -> None:
+        self.algorithm = algorithm
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="teiten-hash")
         self._paths = [p for p in dict.fromkeys(paths) if is_regular_file(p)]
         self._index = {p: i for i, p in enumerate(self._paths)}
@@ -108,19 +112,21 @@ class Prehasher:
 
     def _submit_until(self, stop: int) -> None:
         for p in self._paths[len(self._futures) : stop]:
-            self._futures[p] = self._pool.submit(file_sha256, p)
+            self._futures[p] = self._pool.submit(file_digest, p, self.algorithm)
 
     def future(self, path: str) -> Future[str] | None:
         """The pending hash of a regular file (started now if it was not started yet), or
         None when ``path`` is hashed while read."""
         i = self._index.get(path)
         if i is None:
-            return self._pool.submit(file_sha256, path) if is_regular_file(path) else None
+            if not is_regular_file(path):
+                return None
+            return self._pool.submit(file_digest, path, self.algorithm)
         self._submit_until(i + 1 + LOOKAHEAD)
         return self._futures[path]
 
     def get(self, path: str) -> str | None:
-        """The file's sha256 (waiting for it), or None when it is hashed while read."""
+        """The file's content hash (waiting for it), or None when it is hashed while read."""
         fut = self.future(path)
         return None if fut is None else fut.result()
 

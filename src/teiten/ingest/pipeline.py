@@ -25,7 +25,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import secrets
@@ -45,6 +44,7 @@ import pyarrow.compute as pc
 
 from teiten import __version__
 from teiten.capture.reader import CaptureReader
+from teiten.core import content
 from teiten.core.errors import DamagedInputError, InputError, UsageError
 from teiten.core.schema import PACKET_SCHEMA
 from teiten.core.sensors import Registry, Sensor, check_sensor_id
@@ -134,9 +134,10 @@ class IngestSummary:
 class _HashingReader(io.RawIOBase):
     """Passes reads through while hashing and counting the raw bytes."""
 
-    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> None:
+    def __init__(self, raw: BinaryIO, algorithm: str,
+                 on_bytes: Callable[[int], None] | None = None) -> None:
         self._raw = raw
-        self.hash = hashlib.sha256()
+        self.hash = content.new_hash(algorithm)
         self.count = 0
         self._on_bytes = on_bytes
 
@@ -373,7 +374,9 @@ class Ingestor:
         summary = IngestSummary()
         t0 = time.perf_counter()
         known = self.store.catalog.records()
-        hashes = self._hashes or Prehasher(inputs)
+        hashes = self._hashes
+        if hashes is None or hashes.algorithm != self.store.content_hash:
+            hashes = Prehasher(inputs, self.store.content_hash)
         shared = _RunResources(self.store)
         staged: deque[_Staged] = deque()
 
@@ -438,7 +441,7 @@ class Ingestor:
         sensor = self._sensor_for_path(name)
         raw = self._open(name)
         try:
-            hashing = _HashingReader(raw, None) if pending is None else None
+            hashing = _HashingReader(raw, self.store.content_hash) if pending is None else None
             stream = raw if hashing is None else cast(BinaryIO, io.BufferedReader(hashing, 1 << 20))
             reader = CaptureReader(stream, name, payload_cap=self.payload_cap)
             writer = _PartitionWriter(self.store, shared)

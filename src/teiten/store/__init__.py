@@ -2,7 +2,7 @@
 
 Layout (see ``docs/architecture.md``)::
 
-    <store>/teiten-store.json                          marker and format version
+    <store>/teiten-store.json                          marker: format version, content hash
     <store>/packets/sensor=<id>/date=<YYYY-MM-DD>/*.parquet
     <store>/catalog/inputs.parquet                     one row per ingested input
     <store>/registry.toml                              every sensor ingested so far
@@ -35,6 +35,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from teiten.core import content
 from teiten.core.errors import StoreError, UsageError
 from teiten.core.schema import PACKET_SCHEMA
 from teiten.core.sensors import Registry, Sensor
@@ -43,7 +44,7 @@ from teiten.store.catalog import Catalog, InputRecord, atomic_write_parquet
 __all__ = ["Catalog", "InputRecord", "Store", "create_store", "open_store"]
 
 FORMAT_VERSION: Final = 1
-_MARKER: Final = "teiten-store.json"
+_MARKER: Final = content.STORE_MARKER
 _NAME_RE: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 #: Partition columns, in path order; their values come from the directory names.
 PARTITION_SCHEMA: Final = pa.schema([("sensor", pa.string()), ("date", pa.string())])
@@ -58,9 +59,11 @@ def _check_name(kind: str, value: str) -> str:
 class Store:
     """A packet store directory. Use :func:`open_store` or :func:`create_store`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, content_hash: str = content.DEFAULT) -> None:
         self.root = root
         self.catalog = Catalog(root)
+        #: How this store's catalog names inputs (:mod:`teiten.core.content`).
+        self.content_hash = content_hash
 
     # -- packets -----------------------------------------------------------------------------
 
@@ -270,9 +273,13 @@ def open_store(path: str | os.PathLike[str]) -> Store:
         meta = json.loads(marker.read_text())
     except (OSError, ValueError) as exc:
         raise StoreError(f"{marker}: unreadable: {exc}") from exc
-    if meta.get("format") != FORMAT_VERSION:
-        raise StoreError(f"{root}: store format {meta.get('format')} is not {FORMAT_VERSION}")
-    return Store(root)
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise StoreError(f"{root}: store format {found} is not {FORMAT_VERSION}")
+    algorithm = meta.get("content_hash", content.LEGACY)
+    if algorithm not in content.ALGORITHMS:
+        raise StoreError(f"{marker}: unknown content hash {algorithm!r}")
+    return Store(root, algorithm)
 
 
 def create_store(path: str | os.PathLike[str]) -> Store:
@@ -287,8 +294,8 @@ def create_store(path: str | os.PathLike[str]) -> Store:
         root.mkdir(parents=True, exist_ok=True)
         (root / "packets").mkdir(exist_ok=True)
         tmp = root / f".tmp-{os.getpid()}-{_MARKER}"
-        tmp.write_text(json.dumps({"format": FORMAT_VERSION}))
+        tmp.write_text(json.dumps({"format": FORMAT_VERSION, "content_hash": content.DEFAULT}))
         os.replace(tmp, marker)
     except OSError as exc:
         raise StoreError(f"{root}: cannot create store: {exc.strerror}") from exc
-    return Store(root)
+    return Store(root, content.DEFAULT)

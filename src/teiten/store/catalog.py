@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 
 CATALOG_SCHEMA: Final = pa.schema([
     pa.field("input_id", pa.string(),
-             metadata={"doc": "sha256 of the input's bytes as read (hex)"}),
+             metadata={"doc": "content hash of the input's bytes as read (hex): BLAKE3, "
+                                 "or sha256 in a store made before 2026-12 (its marker says)"}),
     pa.field("name", pa.string(), metadata={"doc": "path as given, or - for standard input"}),
     pa.field("size", pa.int64(), metadata={"doc": "bytes read from the input (compressed)"}),
     pa.field("format", pa.string(), metadata={"doc": "pcap or pcapng (+ compression)"}),
