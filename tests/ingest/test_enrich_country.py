@@ -43,3 +43,11 @@ def test_cache_is_emptied_past_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     enrich(_chunk(np.arange(0x08000000, 0x08000000 + 500, dtype=np.uint32)))
     enrich(_chunk(np.array([0x08080808], np.uint32)))
     assert enrich._v4cache.count == 1
+
+
+def test_dotted_quads_are_ipaddress_text() -> None:
+    rng = np.random.default_rng(5)
+    edges = [0, 1, 9, 10, 99, 100, 255, 256, 0x0A000001, 0x7F000001, 0xC0A80001, 0xFFFFFFFF]
+    addrs = np.r_[np.array(edges, np.uint32), rng.integers(0, 2**32, 5000, dtype=np.uint32)]
+    assert country_mod._v4_strings(addrs) == [str(ipaddress.IPv4Address(int(a))) for a in addrs]
+    assert country_mod._v4_strings(np.zeros(0, np.uint32)) == []

@@ -12,7 +12,7 @@ import reference_enrich as ref
 from teiten.core.schema import PACKET_SCHEMA
 from teiten.ingest.enrich import kernels
 from teiten.ingest.enrich.tool import VOCABULARY as TOOLS
-from teiten.ingest.enrich.tool import tool_codes
+from teiten.ingest.enrich.tool import Scratch, tool_codes
 from teiten.ingest.enrich.traffic_class import class_codes
 
 WIN_OPTS = bytes([2, 1, 3, 1, 1, 4])
@@ -111,6 +111,19 @@ def test_unicornscan_matches_reference() -> None:
     got = tool_codes(t)
     np.testing.assert_array_equal(got, ref.tool_codes(t))
     assert 0 < (got == kernels.T_UNICORNSCAN).sum() < len(got)
+
+
+def test_scratch_table_reused_over_chunks_and_generations() -> None:
+    """One table for chunk after chunk (larger and smaller), across the generation wrap: the
+    rows an earlier chunk left in it never count for the next."""
+    scratch = Scratch()
+    chunks = [unicornscan_packets(s) for s in (4, 4, 9, 11)] + [random_packets(12, n=500)]
+    for start in (0, kernels._GENERATIONS - 3):
+        scratch.epoch[0] = start
+        for t in chunks:
+            got = tool_codes(t, scratch)
+            np.testing.assert_array_equal(got, ref.tool_codes(t))
+    assert 0 < int(scratch.epoch[0]) < 20  # it wrapped (two generations a chunk)
 
 
 def test_sliced_and_chunked_columns_match_reference() -> None:

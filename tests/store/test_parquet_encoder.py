@@ -189,3 +189,45 @@ def test_dictionary_strings_with_null_entries(tmp_path: Path) -> None:
     con = duckdb.connect()
     assert con.execute("select count(country) from read_parquet(?)",
                        [str(path)]).fetchone() == (2,)
+
+
+@pytest.mark.parametrize("distinct", [2, 3, 5, 17, 255, 256, 257, 4097, 40_000, 70_000])
+def test_dictionary_indices_of_every_width(tmp_path: Path, distinct: int) -> None:
+    """Index widths 1..17 bits, with runs not a multiple of 8 or 64 bits long."""
+    rng = np.random.default_rng(distinct)
+    n = 3 * distinct + 13  # a third distinct: kept as a dictionary
+    base = rng.permutation(np.arange(distinct, dtype=np.uint64) * 977 + 5)
+    v = base[rng.integers(0, distinct, n)]
+    v[:distinct] = base  # every value appears
+    schema = pa.schema([("a", pa.uint32()), ("b", pa.uint64())])
+    t = pa.table({"a": pa.array(v.astype(np.uint32), pa.uint32()),
+                  "b": pa.array(v, pa.uint64(), mask=rng.random(n) < 0.2)}, schema=schema)
+    path = tmp_path / "w.parquet"
+    with ParquetFileWriter(path, schema, dictionary=["a", "b"]) as w:
+        w.write_table(t)
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    assert "RLE_DICTIONARY" in meta.column(0).encodings
+    assert "RLE_DICTIONARY" in meta.column(1).encodings
+    assert pq.read_table(path).equals(t)
+    got = duckdb.connect().execute("select a, b from read_parquet(?)", [str(path)]).fetchall()
+    assert got == list(zip(t.column("a").to_pylist(), t.column("b").to_pylist(), strict=True))
+
+
+def test_small_chunks_are_stored_uncompressed_and_sizes_count_page_headers(
+        tmp_path: Path) -> None:
+    t = _table(3000, 4, 0.1)
+    t = t.set_column(SCHEMA.get_field_index("src6"), "src6", pa.nulls(3000, pa.binary(16)))
+    path = tmp_path / "p.parquet"
+    _write(path, [t])
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    cols = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+    assert cols["src6"].compression == "UNCOMPRESSED"  # all null: a few bytes of levels
+    assert cols["payload"].compression == "ZSTD"
+    for c in cols.values():
+        if c.compression == "UNCOMPRESSED":
+            assert c.total_compressed_size == c.total_uncompressed_size
+        pages = 2 if c.has_dictionary_page else 1
+        # the uncompressed size holds the page headers (>= 6 bytes each) and the page bodies
+        assert c.total_uncompressed_size >= 6 * pages
+    assert pq.read_table(path).equals(t)
+    assert _duckdb_rows(path) == _expected_rows(t)

@@ -72,7 +72,9 @@ SIGNATURES: Final[dict[str, tuple[str, ...]]] = {
         "none", *("u1" + _A,) * 6, "u2" + _A, *("u1" + _A,) * 3, "i4" + _A, "i4" + _A,
         *("i8",) * 7, "i4" + _A),),
     "teiten.ingest.enrich.kernels.tool_fingerprints": (_sig(
-        "none", *(t + _A for t in _TOOL_ARGS.split())),),
+        "none", *(t + _A for t in _TOOL_ARGS.split()[:-1]), "u8" + _M, "u8" + _A,
+        "u8" + _A, "i4" + _A),),
+    "teiten.ingest.enrich.kernels.dotted_quads": (_sig("i8", "u4" + _A, "u1" + _A),),
     "teiten.ingest.enrich.kernels.addr_slots": (_sig(
         "i8", "u4" + _A, "i4" + _A, "u4" + _A, "i8" + _A, "i8" + _A),),
     "teiten.ingest.enrich.kernels.rehash_addrs": (_sig(

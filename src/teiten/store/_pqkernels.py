@@ -225,7 +225,8 @@ def bit_packed(values, width, prefix_width):  # type: ignore[no-untyped-def]
     width comes first as one byte (the layout of dictionary indices in a data page)."""
     n = values.shape[0]
     groups = (n + 7) // 8
-    out = np.empty(1 + 10 + groups * width, np.uint8)
+    body = groups * width  # bytes of the bit-packed run
+    out = np.zeros(1 + 10 + body + 8, np.uint8)
     pos = 0
     if prefix_width:
         out[0] = width
@@ -246,18 +247,28 @@ def bit_packed(values, width, prefix_width):  # type: ignore[no-untyped-def]
             pos += 1
         return out[:pos]
     pos = _varint(out, pos, (groups << 1) | 1)
+    # values go into a 64-bit accumulator, written out 8 bytes at a time (little-endian); the
+    # last group's padding values are zeros, as the zeroed buffer already holds
     acc = np.uint64(0)
-    nbits = 0
-    for i in range(groups * 8):
-        v = np.uint64(values[i]) if i < n else np.uint64(0)
-        acc |= v << np.uint64(nbits)
-        nbits += width
-        while nbits >= 8:
-            out[pos] = np.uint8(acc & np.uint64(0xFF))
-            acc >>= np.uint64(8)
-            nbits -= 8
-            pos += 1
-    return out[:pos]
+    nbits = np.uint64(0)
+    w = np.uint64(width)
+    p = pos
+    for i in range(n):
+        v = np.uint64(values[i])
+        acc |= v << nbits
+        nbits += w
+        if nbits >= 64:
+            for b in range(8):
+                out[p + b] = np.uint8((acc >> np.uint64(8 * b)) & np.uint64(0xFF))
+            p += 8
+            nbits -= np.uint64(64)
+            acc = (v >> (w - nbits)) if nbits else np.uint64(0)
+    while nbits > 0:
+        out[p] = np.uint8(acc & np.uint64(0xFF))
+        acc >>= np.uint64(8)
+        nbits = nbits - np.uint64(8) if nbits > 8 else np.uint64(0)
+        p += 1
+    return out[:pos + body]
 
 
 @njit(cache=True, nogil=True)

@@ -5,9 +5,10 @@ options (``docs/benchmarks.md``), more than decoding and enrichment together. Th
 is flat, with a handful of types and encodings, so teiten writes its packet files itself:
 compiled kernels (`teiten.store._pqkernels`) encode each column of a row group with the GIL
 released, and this module frames pages, row groups and the footer. The files are plain
-Parquet (format 2.6, v1 data pages, zstd), read by DuckDB, Arrow or any other reader; the
-footer carries the ``ARROW:schema`` that Arrow's own writer stores, so Arrow reads the same
-types back (unsigned integers, UTC timestamps, dictionary strings, field docs).
+Parquet (format 2.6, v1 data pages, zstd; column chunks of under 256 bytes uncompressed),
+read by DuckDB, Arrow or any other reader; the footer carries the ``ARROW:schema`` that
+Arrow's own writer stores, so Arrow reads the same types back (unsigned integers, UTC
+timestamps, dictionary strings, field docs).
 
 Supported column types: (u)int8–64, timestamp, fixed-size binary, binary, string and
 dictionary<int32, string>. Per column: dictionary encoding (falls back to plain when more than
@@ -44,7 +45,10 @@ _INT32, _INT64, _BYTE_ARRAY, _FIXED = 1, 2, 6, 7
 _PLAIN, _RLE, _DELTA, _RLE_DICTIONARY = 0, 3, 5, 8
 _DATA_PAGE, _DICTIONARY_PAGE = 0, 2
 _OPTIONAL = 1
-_ZSTD = 6
+_UNCOMPRESSED, _ZSTD = 0, 6
+#: a column chunk whose pages hold fewer bytes than this is written uncompressed (a column
+#: that is all null in a chunk, say: compressing its few bytes costs a compression context)
+_SMALL_CHUNK = 256
 _CONVERTED = {(8, False): 11, (16, False): 12, (32, False): 13, (64, False): 14,
               (8, True): 15, (16, True): 16, (32, True): 17, (64, True): 18}
 _UTF8 = 0
@@ -176,6 +180,7 @@ class _Chunk:
     uncompressed: int
     null_count: int
     stats: tuple[bytes, bytes] | None = None
+    codec: int = _ZSTD
 
 
 @dataclass
@@ -226,7 +231,8 @@ class ParquetFileWriter:
         Dictionary-encoded columns; ``DELTA_BINARY_PACKED`` columns (int64/timestamps);
         columns with min/max statistics (int64/timestamp columns only).
     compression_level : int
-        zstd level of every page.
+        zstd level of the pages (of column chunks of at least 256 bytes; smaller ones are
+        stored uncompressed).
     """
 
     def __init__(self, where: str | os.PathLike[str] | IO[bytes], schema: pa.Schema, *,
@@ -278,11 +284,12 @@ class ParquetFileWriter:
         self._row_groups.append(group)
 
     def _page(self, body: bytes | np.ndarray, dict_size: int | None = None,
-              rows: int = 0, encoding: int = _PLAIN) -> None:
-        """Compress and write one page: a dictionary page of ``dict_size`` entries, or else a
-        v1 data page of ``rows`` values (nulls included) in ``encoding``."""
+              rows: int = 0, encoding: int = _PLAIN, compress: bool = True) -> int:
+        """Compress (unless not ``compress``) and write one page: a dictionary page of
+        ``dict_size`` entries, or else a v1 data page of ``rows`` values (nulls included) in
+        ``encoding``. Returns the length of its header."""
         raw = memoryview(body.data) if isinstance(body, np.ndarray) else body
-        packed = self._codec.compress(raw)
+        packed = self._codec.compress(raw) if compress else raw
         t = _Thrift()
         if dict_size is not None:
             t.i32(1, _DICTIONARY_PAGE).i32(2, len(raw)).i32(3, len(packed))
@@ -290,8 +297,10 @@ class ParquetFileWriter:
         else:
             t.i32(1, _DATA_PAGE).i32(2, len(raw)).i32(3, len(packed))
             t.begin(5).i32(1, rows).i32(2, encoding).i32(3, _RLE).i32(4, _RLE).end()
-        self._write(t.done())
+        header = t.done()
+        self._write(header)
         self._write(packed)
+        return len(header)
 
     def _column(self, col: _Column, arr: pa.Array) -> _Chunk:
         n = len(arr)
@@ -306,11 +315,13 @@ class ParquetFileWriter:
         values: np.ndarray | None = None
         encoding = _PLAIN
         t = col.arrow
-        if nulls == n:  # nothing but definition levels
-            levels = kern.def_levels(bitmap, bit_offset, n)
-            self._page(levels, rows=n)
+        if nulls == n:  # nothing but definition levels: one run of 0s
+            levels = _levels_run(n, 0)
+            compress = len(levels) >= _SMALL_CHUNK
+            header = self._page(levels, rows=n, compress=compress)
             return _Chunk(start, None, start, [_PLAIN, _RLE], n, self._pos - start,
-                          len(levels), nulls)
+                          header + len(levels), nulls,
+                          codec=_ZSTD if compress else _UNCOMPRESSED)
         if pa.types.is_dictionary(t):
             if arr.dictionary.null_count or not col.dictionary:
                 arr = arr.dictionary_decode()  # null dictionary entries become nulls
@@ -380,19 +391,22 @@ class ParquetFileWriter:
             width = max(1, int(dict_size - 1).bit_length())
             values = kern.bit_packed(indices, width, True)
             encoding = _RLE_DICTIONARY
-            dictionary_offset = self._pos
-            self._page(dict_page, dict_size=dict_size)
         assert values is not None
         levels = (kern.def_levels(bitmap, bit_offset, n) if has_nulls
-                  else _all_defined(n))
-        data_offset = self._pos
+                  else _levels_run(n, 1))
         body = np.concatenate([levels, values]) if len(values) else levels
-        self._page(body, rows=n, encoding=encoding)
+        raw_size = len(body) + (len(dict_page) if dict_page is not None else 0)
+        compress = raw_size >= _SMALL_CHUNK
+        if dict_page is not None:
+            dictionary_offset = self._pos
+            raw_size += self._page(dict_page, dict_size=dict_size, compress=compress)
+        data_offset = self._pos
+        raw_size += self._page(body, rows=n, encoding=encoding, compress=compress)
         encodings = [_PLAIN, _RLE] if encoding == _PLAIN else (
             [_PLAIN, _RLE, _RLE_DICTIONARY] if encoding == _RLE_DICTIONARY else [_RLE, _DELTA])
-        uncompressed = len(body) + (len(dict_page) if dict_page is not None else 0)
         return _Chunk(start, dictionary_offset, data_offset, encodings, n,
-                      self._pos - start, uncompressed, nulls, stats)
+                      self._pos - start, raw_size, nulls, stats,
+                      codec=_ZSTD if compress else _UNCOMPRESSED)
 
     def close(self) -> None:
         """Write the footer (and close the file if this writer opened it)."""
@@ -438,7 +452,7 @@ class ParquetFileWriter:
             for col, c in zip(self._columns, g.chunks, strict=True):
                 m = _Thrift().i64(2, c.offset).begin(3)
                 m.i32(1, col.physical).i32_list(2, c.encodings).str_list(3, [col.name])
-                m.i32(4, _ZSTD).i64(5, c.num_values).i64(6, c.uncompressed)
+                m.i32(4, c.codec).i64(5, c.num_values).i64(6, c.uncompressed)
                 m.i64(7, c.compressed).i64(9, c.data_offset)
                 if c.dictionary_offset is not None:
                     m.i64(11, c.dictionary_offset)
@@ -464,9 +478,10 @@ class ParquetFileWriter:
         return meta.done()
 
 
-def _all_defined(n: int) -> np.ndarray:
-    """Definition levels of a column without nulls: one RLE run of 1s, length-prefixed."""
+def _levels_run(n: int, level: int) -> np.ndarray:
+    """Definition levels all equal to ``level`` (1: no nulls, 0: all null): one RLE run,
+    length-prefixed."""
     t = _Thrift()
     t._varint(n << 1)  # an RLE run's header is the same varint
-    body = bytes(t.out) + b"\x01"
+    body = bytes(t.out) + bytes([level])
     return np.frombuffer(struct.pack("<I", len(body)) + body, np.uint8)

@@ -11,7 +11,7 @@ window, and so on).
 The Unicornscan rule (a key constant over several targets of one source) needs, per source
 and key, the number of distinct targets in the chunk. It is counted with an open-addressing
 hash table (distinct targets are only counted up to 3: the rule asks for 2 or 3), so the
-whole fingerprint is O(rows).
+whole fingerprint is O(rows); the table is the caller's, reused from chunk to chunk.
 """
 
 from __future__ import annotations
@@ -104,43 +104,93 @@ def _bswap32(x):  # type: ignore[no-untyped-def]
             | ((x >> 24) & 0xFF))  # fmt: skip
 
 
+#: Generations a scratch table serves before it is cleared (the stamp's 16 bits).
+_GENERATIONS: Final = 1 << 16
+
+
 @njit(cache=True)
-def _distinct_targets(keys, targets):  # type: ignore[no-untyped-def]
-    """For each element, the distinct ``targets`` among elements sharing its key (max 3)."""
+def _distinct_targets(keys, targets, table, bits, epoch):  # type: ignore[no-untyped-def]
+    """For each element, the distinct ``targets`` (< 2**48) among elements sharing its key
+    (max 3). ``table`` (``size x 3``, ``size`` a power of two at least twice the elements),
+    ``bits`` (at least ``keys.shape[0] / 2`` words) and ``epoch`` are scratch the caller
+    keeps from chunk to chunk.
+
+    Most keys occur once (a scanner's random sequence numbers), and a hash table of every key
+    is far larger than the core's cache: each insert was a cache miss. So a first pass marks
+    each key's hash in a bitset of 16 bits a key (in cache), and a second set of the same size
+    marks hashes seen twice; only the elements whose hash was seen twice (every repeated key,
+    and about one in sixteen others) go to the exact table. A key seen once has one target.
+
+    A row of ``table`` is one slot, in one cache line: the key; the first target with the
+    count in its top byte; the second target with the generation that filled the slot in its
+    top 16 bits. Each call is a new generation (``epoch[0]``), so rows of earlier calls read
+    as free and the table is never cleared per call.
+    """
     n = keys.shape[0]
-    bits = 4
-    while (1 << bits) < 2 * n:
-        bits += 1
-    size = 1 << bits
+    out = np.ones(n, np.uint8)
+    if n == 0:
+        return out
+    nbits = 6
+    while (1 << nbits) < 16 * n and (4 << nbits) <= 64 * bits.shape[0]:
+        nbits += 1  # each of the two sets has 2**nbits bits
+    words = 1 << (nbits - 6)
+    bits[: 2 * words] = 0
+    bshift = np.uint64(64 - nbits)
+    hashes = np.empty(n, np.int64)
+    for c in range(n):
+        h = np.int64((keys[c] * _GOLDEN) >> bshift)
+        hashes[c] = h
+        w = h >> 6
+        m = np.uint64(1) << np.uint64(h & 63)
+        if bits[w] & m:
+            bits[words + w] |= m
+        else:
+            bits[w] |= m
+    size = table.shape[0]
+    tbits = 0
+    while (1 << tbits) < size:
+        tbits += 1
     mask = size - 1
-    shift = np.uint64(64 - bits)
-    used = np.zeros(size, np.uint8)
-    slot_key = np.empty(size, np.uint64)
-    first = np.empty(size, np.int64)
-    second = np.empty(size, np.int64)
-    count = np.zeros(size, np.uint8)
+    shift = np.uint64(64 - tbits)
+    epoch[0] += np.uint64(1)
+    if epoch[0] >= _GENERATIONS:
+        table[:] = 0
+        epoch[0] = np.uint64(1)
+    stamp = epoch[0] << np.uint64(48)
+    one = np.uint64(1) << np.uint64(56)
+    low = np.uint64((1 << 48) - 1)
     slot = np.empty(n, np.int64)
+    m_rep = 0
     for c in range(n):
+        hb = hashes[c]
+        if not bits[words + (hb >> 6)] & (np.uint64(1) << np.uint64(hb & 63)):
+            continue  # the only key with this hash: one target
         k = keys[c]
-        t = targets[c]
+        t = np.uint64(targets[c])
         h = np.int64((k * _GOLDEN) >> shift)
-        while used[h] and slot_key[h] != k:
+        while True:
+            s2 = table[h, 2]
+            if s2 & ~low != stamp:  # free in this generation
+                table[h, 0] = k
+                table[h, 1] = t | one
+                table[h, 2] = stamp
+                break
+            if table[h, 0] == k:
+                f = table[h, 1]
+                count = f >> np.uint64(56)
+                if count == 1:
+                    if t != f & low:
+                        table[h, 2] = stamp | t
+                        table[h, 1] = f + one
+                elif count == 2 and t != f & low and t != s2 & low:
+                    table[h, 1] = f + one
+                break
             h = (h + 1) & mask
-        if not used[h]:
-            used[h] = 1
-            slot_key[h] = k
-            first[h] = t
-            count[h] = 1
-        elif count[h] == 1:
-            if t != first[h]:
-                second[h] = t
-                count[h] = 2
-        elif count[h] == 2 and t != first[h] and t != second[h]:
-            count[h] = 3
-        slot[c] = h
-    out = np.empty(n, np.uint8)
-    for c in range(n):
-        out[c] = count[slot[c]]
+        slot[m_rep] = c
+        hashes[m_rep] = h
+        m_rep += 1
+    for r in range(m_rep):
+        out[slot[r]] = np.uint8(table[hashes[r], 1] >> np.uint64(56))
     return out
 
 
@@ -149,9 +199,12 @@ def tool_fingerprints(  # type: ignore[no-untyped-def]
     ver, ver_v, proto, proto_v, flags, flags_v, ip_id, ip_id_v, src, src_v, dst, dst_v,
     sport, sport_v, dport, dport_v, seq, seq_v, ack, ack_v, win, win_v, ttl, ttl_v,
     ip_len, ip_len_v, mss, mss_v, wscale, wscale_v, itype, itype_v, opt_off, opt_data, opt_v,
-    out,
+    table, bits, epoch, out,
 ):
-    """Tool code of every row into ``out`` (-1: no rule matched); rules in the spec's order."""
+    """Tool code of every row into ``out`` (-1: no rule matched); rules in the spec's order.
+
+    ``table``, ``bits`` and ``epoch`` are the Unicornscan rule's scratch (see
+    :func:`_distinct_targets`: ``table`` at least ``2 * len(out)`` rows)."""
     n = out.shape[0]
     mss_only = np.array([OPT_MSS], np.uint8)
     cand = np.empty(n, np.int64)
@@ -193,7 +246,7 @@ def tool_fingerprints(  # type: ignore[no-untyped-def]
             n_cand += 1
     if n_cand:
         _unicornscan(cand[:n_cand], src, src_v, dst, sport, sport_v, dport, dport_v, seq,
-                     win, win_v, out)
+                     win, win_v, table, bits, epoch, out)
     for i in range(n):
         if out[i] >= 0 or _val(ver, ver_v, i, 4) != 4 or not dst_v[i]:
             continue
@@ -219,7 +272,8 @@ def tool_fingerprints(  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def _unicornscan(  # type: ignore[no-untyped-def]
-    cand, src, src_v, dst, sport, sport_v, dport, dport_v, seq, win, win_v, out,
+    cand, src, src_v, dst, sport, sport_v, dport, dport_v, seq, win, win_v, table, bits, epoch,
+    out,
 ):
     """Label the candidates whose key ``seq ^ dst ^ ((dport << 16) + sport)`` stays constant
     over >= 3 distinct targets of one source (>= 2 with window 4128), ``dst`` tried in both
@@ -237,7 +291,7 @@ def _unicornscan(  # type: ignore[no-untyped-def]
             key = (np.int64(seq[i]) ^ (_bswap32(d) if swap else d) ^ ports) & 0xFFFFFFFF
             keys[c] = (np.uint64(_val(src, src_v, i, 0)) << np.uint64(32)) | np.uint64(key)
             targets[c] = (d << 16) | dp
-        distinct = _distinct_targets(keys, targets)
+        distinct = _distinct_targets(keys, targets, table, bits, epoch)
         for c in range(m):
             w = _val(win, win_v, cand[c], -1)
             if distinct[c] >= 3 or (distinct[c] >= 2 and w == UNICORNSCAN_WINDOW):
@@ -245,6 +299,27 @@ def _unicornscan(  # type: ignore[no-untyped-def]
     for c in range(m):
         if hit[c]:
             out[cand[c]] = T_UNICORNSCAN
+
+
+@njit(cache=True, nogil=True)
+def dotted_quads(addrs, out):  # type: ignore[no-untyped-def]
+    """The dotted-quad text of each IPv4 address (host-order integer) into ``out`` (at least
+    16 bytes an address), each followed by a newline; the number of bytes written."""
+    pos = 0
+    for i in range(addrs.shape[0]):
+        a = np.int64(addrs[i])
+        for shift in range(24, -8, -8):
+            o = (a >> shift) & 0xFF
+            if o >= 100:
+                out[pos] = 48 + o // 100
+                pos += 1
+            if o >= 10:
+                out[pos] = 48 + (o // 10) % 10
+                pos += 1
+            out[pos] = 48 + o % 10
+            out[pos + 1] = 46 if shift else 10  # "." between octets, "\n" after the last
+            pos += 2
+    return pos
 
 
 #: Value of a free slot in an address table (a found but unresolved address holds -1).

@@ -76,8 +76,28 @@ NMAP_MAX_TTL: Final = k.NMAP_MAX_TTL
 MSS_ONLY: Final = bytes([k.OPT_MSS])
 
 
-def tool_codes(packets: pa.Table) -> npt.NDArray[np.int32]:
-    """Index into :data:`VOCABULARY` per packet, -1 where no rule matches (one compiled pass).
+class Scratch:
+    """The Unicornscan rule's hash table, kept from chunk to chunk (allocating and clearing
+    it for every chunk cost more than the rule itself)."""
+
+    def __init__(self) -> None:
+        self.table = np.zeros((16, 3), np.uint64)
+        self.bits = np.zeros(2, np.uint64)
+        self.epoch = np.zeros(1, np.uint64)
+
+    def fit(self, rows: int) -> None:
+        """Make room for a chunk of ``rows`` rows (at least twice as many table slots, and
+        two bitsets of 16 bits a row)."""
+        if len(self.table) < 2 * rows:
+            self.table = np.zeros((1 << (2 * rows - 1).bit_length(), 3), np.uint64)
+            self.epoch[0] = 0
+        if 64 * len(self.bits) < 32 * rows:
+            self.bits = np.zeros(1 << max(1, (rows - 1).bit_length() - 1), np.uint64)
+
+
+def tool_codes(packets: pa.Table, scratch: Scratch | None = None) -> npt.NDArray[np.int32]:
+    """Index into :data:`VOCABULARY` per packet, -1 where no rule matches (one compiled pass;
+    ``scratch`` kept by the caller saves a table per call).
 
     >>> import pyarrow as pa
     >>> t = pa.table({"ip_version": pa.array([4], pa.uint8()), "proto": pa.array([6], pa.uint8()),
@@ -89,6 +109,8 @@ def tool_codes(packets: pa.Table) -> npt.NDArray[np.int32]:
     out = np.empty(packets.num_rows, dtype=np.int32)
     if packets.num_rows == 0:
         return out
+    scratch = scratch or Scratch()
+    scratch.fit(packets.num_rows)
     k.tool_fingerprints(
         *ints(packets, "ip_version", np.uint8), *ints(packets, "proto", np.uint8),
         *ints(packets, "tcp_flags", np.uint8), *ints(packets, "ip_id", np.uint16),
@@ -98,25 +120,27 @@ def tool_codes(packets: pa.Table) -> npt.NDArray[np.int32]:
         *ints(packets, "tcp_win", np.uint16), *ints(packets, "ttl", np.uint8),
         *ints(packets, "ip_len", np.uint16), *ints(packets, "tcp_mss", np.uint16),
         *ints(packets, "tcp_wscale", np.uint8), *ints(packets, "icmp_type", np.uint8),
-        *binary(packets, "tcp_opts"), out,
+        *binary(packets, "tcp_opts"), scratch.table, scratch.bits, scratch.epoch, out,
     )
     return out
 
 
-def fingerprint(packets: pa.Table) -> pa.DictionaryArray:
+def fingerprint(packets: pa.Table, scratch: Scratch | None = None) -> pa.DictionaryArray:
     """Scanner-tool label of every packet, null where no fingerprint matches.
 
     Parameters
     ----------
     packets : pyarrow.Table
         Packet-table columns (missing ones count as absent fields).
+    scratch : Scratch, optional
+        A table kept by the caller for the chunks it fingerprints one after the other.
 
     Returns
     -------
     pyarrow.DictionaryArray
         ``dictionary<int32, string>`` over :data:`VOCABULARY`.
     """
-    codes = tool_codes(packets)
+    codes = tool_codes(packets, scratch)
     indices = pa.array(codes, pa.int32(), mask=codes < 0)
     return pa.DictionaryArray.from_arrays(indices, pa.array(VOCABULARY))
 
@@ -128,7 +152,8 @@ class ToolEnricher:
 
     def __init__(self, ctx: EnrichContext | None = None) -> None:
         self.ctx = ctx
+        self._scratch = Scratch()
 
     def __call__(self, packets: pa.Table) -> pa.Array:
         """Return the tool fingerprint of each packet of one ingest chunk."""
-        return fingerprint(packets)
+        return fingerprint(packets, self._scratch)
