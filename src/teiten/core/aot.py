@@ -76,9 +76,8 @@ SIGNATURES: Final[dict[str, tuple[str, ...]]] = {
         "u8" + _A, "i4" + _A),),
     "teiten.ingest.enrich.kernels.dotted_quads": (_sig("i8", "u4" + _A, "u1" + _A),),
     "teiten.ingest.enrich.kernels.addr_slots": (_sig(
-        "i8", "u4" + _A, "i4" + _A, "u4" + _A, "i8" + _A, "i8" + _A),),
-    "teiten.ingest.enrich.kernels.rehash_addrs": (_sig(
-        "none", "u4" + _A, "i4" + _A, "u4" + _A, "i4" + _A),),
+        "i8", "u8" + _A, "u4" + _A, "i8" + _A, "i8" + _A),),
+    "teiten.ingest.enrich.kernels.rehash_addrs": (_sig("none", "u8" + _A, "u8" + _A),),
     "teiten.store._pqkernels.compact": tuple(
         _sig("i8", v + _A, "u1" + _A, "i8", "i8", "b1", o + _A)
         for v, o in [*((t, "i4") for t in _INTS), ("u8", "i8"), ("i8", "i8")]),

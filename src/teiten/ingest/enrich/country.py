@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import ipaddress
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ import pyarrow as pa
 
 from teiten.core.errors import InputError
 from teiten.ingest.enrich import EnrichContext
-from teiten.ingest.enrich.kernels import FREE, addr_slots, dotted_quads, rehash_addrs
+from teiten.ingest.enrich.kernels import FREE_ENTRY, addr_slots, dotted_quads, rehash_addrs
 
 
 def _v4_strings(addrs: npt.NDArray[np.uint32]) -> list[str]:
@@ -83,33 +84,39 @@ MAX_CACHED = 1 << 21
 
 
 class _AddressTable:
-    """IPv4 sources seen this run and their vocabulary indices (a compiled hash table).
+    """IPv4 sources seen this run and their vocabulary indices (a compiled hash table, one
+    word a slot: ``address << 32 | index``).
 
     A cache only: past :data:`MAX_CACHED` addresses it starts afresh, so its memory stays
     bounded (8 bytes a slot, at most half the slots used) however many sources a run sees.
     """
 
     def __init__(self, size: int = 1 << 16) -> None:
-        self.keys = np.zeros(size, np.uint32)
-        self.vals = np.full(size, FREE, np.int32)
+        self._set(np.full(size, FREE_ENTRY, np.uint64))
         self.count = 0
+
+    def _set(self, table: npt.NDArray[np.uint64]) -> None:
+        self.table = table
+        lo, hi = (0, 1) if sys.byteorder == "little" else (1, 0)
+        # views of each slot's address (high half) and value (low half)
+        self.keys = table.view(np.uint32)[hi::2]
+        self.vals = table.view(np.int32)[lo::2]
 
     def find(self, addrs: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int64],
                                                            npt.NDArray[np.int64]]:
         """Slots of ``addrs`` (inserting the unknown ones) and the slots inserted now."""
         if self.count > MAX_CACHED:
-            self.vals.fill(FREE)
+            self.table.fill(FREE_ENTRY)
             self.count = 0
         need = 2 * (self.count + len(addrs))
-        if need > len(self.keys):
+        if need > len(self.table):
             size = 1 << (need - 1).bit_length()
-            keys = np.zeros(size, np.uint32)
-            vals = np.full(size, FREE, np.int32)
-            rehash_addrs(self.keys, self.vals, keys, vals)
-            self.keys, self.vals = keys, vals
+            table = np.full(size, FREE_ENTRY, np.uint64)
+            rehash_addrs(self.table, table)
+            self._set(table)
         slots = np.empty(len(addrs), np.int64)
         fresh = np.empty(len(addrs), np.int64)
-        n_new = addr_slots(self.keys, self.vals, addrs, slots, fresh)
+        n_new = addr_slots(self.table, np.ascontiguousarray(addrs, np.uint32), slots, fresh)
         self.count += n_new
         return slots, fresh[:n_new]
 

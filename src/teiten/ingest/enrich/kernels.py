@@ -324,18 +324,22 @@ def dotted_quads(addrs, out):  # type: ignore[no-untyped-def]
 
 #: Value of a free slot in an address table (a found but unresolved address holds -1).
 FREE: Final = -2
+#: A free slot: address 0, value :data:`FREE` (an entry is ``address << 32 | value``).
+FREE_ENTRY: Final = np.uint64(FREE & 0xFFFFFFFF)
+_LOW: Final = np.uint64(0xFFFFFFFF)
 
 
 @njit(cache=True, nogil=True)
-def addr_slots(keys, vals, addrs, slots, fresh):  # type: ignore[no-untyped-def]
-    """Find each of ``addrs`` in an open-addressing table (``keys``, ``vals``; size a power of
-    two, at most half full; ``vals`` is :data:`FREE` in free slots), inserting the missing
-    ones with value -1.
+def addr_slots(table, addrs, slots, fresh):  # type: ignore[no-untyped-def]
+    """Find each of ``addrs`` in an open-addressing table (entries ``address << 32 | value``,
+    one 8-byte word a slot so that a probe is one cache miss; size a power of two, at most
+    half full; a free slot holds :data:`FREE_ENTRY`), inserting the missing ones with value
+    -1.
 
     ``slots[i]`` receives the slot of ``addrs[i]``; the slots inserted now go to ``fresh`` (in
     order of first sight). Returns how many were inserted.
     """
-    size = keys.shape[0]
+    size = table.shape[0]
     mask = size - 1
     bits = 0
     while (1 << bits) < size:
@@ -343,34 +347,36 @@ def addr_slots(keys, vals, addrs, slots, fresh):  # type: ignore[no-untyped-def]
     shift = np.uint64(64 - bits)
     n_new = 0
     for i in range(addrs.shape[0]):
-        a = addrs[i]
-        h = np.int64((np.uint64(a) * _GOLDEN) >> shift)
-        while vals[h] != FREE and keys[h] != a:
+        a = np.uint64(addrs[i])
+        h = np.int64((a * _GOLDEN) >> shift)
+        while True:
+            e = table[h]
+            if e == FREE_ENTRY:
+                table[h] = (a << np.uint64(32)) | _LOW  # value -1: not resolved yet
+                fresh[n_new] = h
+                n_new += 1
+                break
+            if e >> np.uint64(32) == a:
+                break
             h = (h + 1) & mask
-        if vals[h] == FREE:
-            keys[h] = a
-            vals[h] = -1
-            fresh[n_new] = h
-            n_new += 1
         slots[i] = h
     return n_new
 
 
 @njit(cache=True, nogil=True)
-def rehash_addrs(keys, vals, new_keys, new_vals):  # type: ignore[no-untyped-def]
+def rehash_addrs(table, new_table):  # type: ignore[no-untyped-def]
     """Move every entry of one address table into a larger, empty one."""
-    size = new_keys.shape[0]
+    size = new_table.shape[0]
     mask = size - 1
     bits = 0
     while (1 << bits) < size:
         bits += 1
     shift = np.uint64(64 - bits)
-    for s in range(keys.shape[0]):
-        if vals[s] == FREE:
+    for s in range(table.shape[0]):
+        e = table[s]
+        if e == FREE_ENTRY:
             continue
-        a = keys[s]
-        h = np.int64((np.uint64(a) * _GOLDEN) >> shift)
-        while new_vals[h] != FREE:
+        h = np.int64(((e >> np.uint64(32)) * _GOLDEN) >> shift)
+        while new_table[h] != FREE_ENTRY:
             h = (h + 1) & mask
-        new_keys[h] = a
-        new_vals[h] = vals[s]
+        new_table[h] = e
