@@ -6,7 +6,7 @@ filled (validity bitmaps packed with :func:`numpy.packbits`), never through Pyth
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,37 @@ INT_COLUMNS: Final[dict[str, tuple[int, int, int]]] = {
     )
     for name, slot in names.items()
 }
+
+
+def from_numpy(values: npt.NDArray[Any], type: pa.DataType | None = None, *,
+               null: npt.NDArray[np.bool_] | None = None) -> pa.Array:
+    """An Arrow array of a 1-d NumPy array (booleans packed into a bitmap; other types over
+    the array's own buffer), null where ``null`` is true.
+
+    ``pa.array`` would do, but its first call on a NumPy array imports ``numpy.ma`` (about
+    20 ms of every ingest's start-up); this builds the array from buffers instead.
+
+    >>> from_numpy(np.array([3, 4], np.int32), null=np.array([False, True])).to_pylist()
+    [3, None]
+    >>> from_numpy(np.array([True, False])).to_pylist()
+    [True, False]
+    """
+    values = np.ascontiguousarray(values)
+    n = len(values)
+    if values.dtype == np.bool_:
+        typ = pa.bool_()
+        data = pa.py_buffer(np.packbits(values, bitorder="little"))
+    else:
+        typ = type if type is not None else pa.from_numpy_dtype(values.dtype)
+        if typ.bit_width != 8 * values.dtype.itemsize:
+            raise TypeError(f"{values.dtype} values cannot make a {typ} array")
+        data = pa.py_buffer(values)
+    bitmap, nulls = None, 0
+    if null is not None:
+        nulls = int(np.count_nonzero(null))
+        if nulls:
+            bitmap = pa.py_buffer(np.packbits(~np.asarray(null, np.bool_), bitorder="little"))
+    return pa.Array.from_buffers(typ, n, [bitmap, data], nulls)
 
 
 def _validity(valid: npt.NDArray[np.uint8]) -> tuple[pa.Buffer | None, int]:

@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from teiten import __version__
+from teiten.capture.arrow import from_numpy
 from teiten.capture.reader import CaptureReader
 from teiten.core import content
 from teiten.core.errors import DamagedInputError, InputError, UsageError
@@ -511,7 +512,7 @@ class Ingestor:
                 mask = _monitored(s, table)
                 if not mask.all():
                     unmonitored += int((~mask).sum())
-                    table = table.filter(pa.array(mask))
+                    table = table.filter(from_numpy(mask))
                 if table.num_rows == 0:
                     continue
                 used[s.id] = s
@@ -544,13 +545,13 @@ class Ingestor:
         for i in np.unique(iface):
             name = reader.interfaces[int(i)].name if int(i) < len(reader.interfaces) else None
             s = self.registry.for_interface(name) if name else None
-            part = table.filter(pa.array(iface == i)) if len(np.unique(iface)) > 1 else table
+            part = table.filter(from_numpy(iface == i)) if len(np.unique(iface)) > 1 else table
             yield s, part
 
     def _enrich(self, sensor: Sensor, table: pa.Table) -> pa.Table:
         n = table.num_rows
         sensor_col = pa.DictionaryArray.from_arrays(
-            pa.array(np.zeros(n, np.int32)), pa.array([sensor.id])
+            from_numpy(np.zeros(n, np.int32)), pa.array([sensor.id])
         )
         table = table.append_column("sensor", sensor_col)
         for e in self.enrichers:
@@ -575,7 +576,7 @@ def _monitored(sensor: Sensor, table: pa.Table) -> np.ndarray:
         out[is4] = sensor.monitored_v4(dst[is4], ts[is4])
     is6 = ~is4
     if is6.any():
-        col = table.column("dst6").filter(pa.array(is6)).combine_chunks()
+        col = table.column("dst6").filter(from_numpy(is6)).combine_chunks()
         start, stop = col.offset * 16, (col.offset + len(col)) * 16
         raw = np.frombuffer(col.buffers()[1], np.uint8)[start:stop]
         out[is6] = sensor.monitored_v6(raw.reshape(-1, 16), ts[is6])

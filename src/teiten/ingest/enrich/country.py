@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from teiten.capture.arrow import from_numpy
 from teiten.core.errors import InputError
 from teiten.ingest.enrich import EnrichContext
 from teiten.ingest.enrich.kernels import FREE_ENTRY, addr_slots, dotted_quads, rehash_addrs
@@ -163,12 +164,12 @@ class CountryEnricher:
         if is4.all():
             idx = self._v4(packets.column("src").to_numpy(zero_copy_only=False))
         elif is4.any():
-            src = packets.column("src").filter(pa.array(is4)).to_numpy(zero_copy_only=False)
+            src = packets.column("src").filter(from_numpy(is4)).to_numpy(zero_copy_only=False)
             idx[is4] = self._v4(src)
         is6 = version == 6
         if is6.any():
-            idx[is6] = self._v6codes(packets.column("src6").filter(pa.array(is6)).to_pylist())
+            idx[is6] = self._v6codes(packets.column("src6").filter(from_numpy(is6)).to_pylist())
         dictionary = pa.array(self._vocab[1:], pa.string())
         # vocabulary index 0 is null: shift indices and mask the unknowns
-        indices = pa.array(idx - 1, pa.int32(), mask=idx == 0)
+        indices = from_numpy(idx - 1, null=idx == 0)
         return pa.DictionaryArray.from_arrays(indices, dictionary)

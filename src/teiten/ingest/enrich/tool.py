@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from teiten.capture.arrow import from_numpy
 from teiten.ingest.enrich import EnrichContext
 from teiten.ingest.enrich import kernels as k
 from teiten.ingest.enrich.columns import binary, ints
@@ -141,7 +142,7 @@ def fingerprint(packets: pa.Table, scratch: Scratch | None = None) -> pa.Diction
         ``dictionary<int32, string>`` over :data:`VOCABULARY`.
     """
     codes = tool_codes(packets, scratch)
-    indices = pa.array(codes, pa.int32(), mask=codes < 0)
+    indices = from_numpy(codes, null=codes < 0)
     return pa.DictionaryArray.from_arrays(indices, pa.array(VOCABULARY))
 
 

@@ -48,6 +48,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from teiten.capture.arrow import from_numpy
 from teiten.ingest.enrich import EnrichContext
 from teiten.ingest.enrich.columns import ints
 from teiten.ingest.enrich.kernels import traffic_classes
@@ -153,7 +154,7 @@ def classify(packets: pa.Table) -> pa.DictionaryArray:
         ``dictionary<int32, string>``, one value per packet, never null.
     """
     codes = class_codes(packets)
-    return pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(VOCABULARY))
+    return pa.DictionaryArray.from_arrays(from_numpy(codes), pa.array(VOCABULARY))
 
 
 class TrafficClassEnricher:
