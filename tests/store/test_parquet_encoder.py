@@ -156,7 +156,7 @@ def test_rejects_what_it_cannot_write() -> None:
     with pytest.raises(TypeError, match="cannot write"):
         ParquetFileWriter(io.BytesIO(), pa.schema([("x", pa.float64())]))
     with pytest.raises(TypeError, match="delta"):
-        ParquetFileWriter(io.BytesIO(), pa.schema([("x", pa.uint16())]), delta=["x"])
+        ParquetFileWriter(io.BytesIO(), pa.schema([("x", pa.uint32())]), delta=["x"])
     w = ParquetFileWriter(io.BytesIO(), pa.schema([("x", pa.uint16())]))
     with pytest.raises(ValueError, match="schema"):
         w.write_table(pa.table({"x": pa.array([1], pa.uint32())}))
@@ -231,3 +231,45 @@ def test_small_chunks_are_stored_uncompressed_and_sizes_count_page_headers(
         assert c.total_uncompressed_size >= 6 * pages
     assert pq.read_table(path).equals(t)
     assert _duckdb_rows(path) == _expected_rows(t)
+
+
+@pytest.mark.parametrize("typ", [pa.uint8(), pa.uint16()])
+def test_delta_encoded_small_integers(tmp_path: Path, typ: pa.DataType) -> None:
+    rng = np.random.default_rng(typ.bit_width)
+    top = 2**typ.bit_width
+    parts = [rng.integers(0, top, 3001), np.full(300, top - 1), np.arange(129) % top,
+             rng.integers(0, top, 7)]  # random, constant, increasing, a short tail
+    v = np.concatenate(parts).astype(typ.to_pandas_dtype())
+    schema = pa.schema([("p", typ)])
+    t = pa.table({"p": pa.array(v, typ, mask=rng.random(len(v)) < 0.1)}, schema=schema)
+    path = tmp_path / "d.parquet"
+    with ParquetFileWriter(path, schema, delta=["p"]) as w:
+        w.write_table(t)
+        w.write_table(t.slice(5, 40))
+    assert pq.ParquetFile(path).metadata.row_group(0).column(0).encodings == (
+        "RLE", "DELTA_BINARY_PACKED")
+    expected = pa.concat_tables([t, t.slice(5, 40)])
+    assert pq.read_table(path).equals(expected)
+    got = duckdb.connect().execute("select p from read_parquet(?)", [str(path)]).fetchall()
+    assert [r[0] for r in got] == expected.column("p").to_pylist()
+
+
+def test_incompressible_columns_skip_zstd_and_try_again(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    schema = pa.schema([("noise", pa.uint32()), ("zeros", pa.uint32())])
+    path = tmp_path / "z.parquet"
+    with ParquetFileWriter(path, schema) as w:
+        for _ in range(20):
+            w.write_table(pa.table({
+                "noise": pa.array(rng.integers(0, 2**32, 2000, dtype=np.uint64).astype(
+                    np.uint32)),
+                "zeros": pa.array(np.zeros(2000, np.uint32))}, schema=schema))
+    meta = pq.ParquetFile(path).metadata
+    noise = [meta.row_group(g).column(0).compression for g in range(20)]
+    zeros = {meta.row_group(g).column(1).compression for g in range(20)}
+    # tried on the first chunk, then stored as is for 15 chunks, then tried again
+    assert noise == ["ZSTD"] + ["UNCOMPRESSED"] * 15 + ["ZSTD"] + ["UNCOMPRESSED"] * 3
+    assert zeros == {"ZSTD"}
+    assert pq.read_table(path).num_rows == 40_000
+    assert duckdb.connect().execute("select count(*), sum(zeros) from read_parquet(?)",
+                                    [str(path)]).fetchall() == [(40_000, 0)]

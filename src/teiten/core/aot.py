@@ -97,8 +97,9 @@ SIGNATURES: Final[dict[str, tuple[str, ...]]] = {
         "i4" + _A, "i4" + _A, "u1" + _A, "i8", "i8", "b1"),),
     "teiten.store._pqkernels.bit_packed": (_sig("u1" + _A, "i4" + _A, "i8", "b1"),),
     "teiten.store._pqkernels.def_levels": (_sig("u1" + _A, "u1" + _A, "i8", "i8"),),
-    "teiten.store._pqkernels.delta_binary_packed": (_sig(
-        "Tuple((u1[::1], i8, i8))", "i8" + _A, "u1" + _A, "i8", "i8", "b1"),),
+    "teiten.store._pqkernels.delta_binary_packed": tuple(
+        _sig("Tuple((u1[::1], i8, i8))", t + _A, "u1" + _A, "i8", "i8", "b1")
+        for t in ("i8", "u2", "u1")),
 }
 #: Kernels that only other kernels call: compiled into their callers, never called from Python.
 INTERNAL: Final = frozenset({

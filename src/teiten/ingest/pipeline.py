@@ -74,8 +74,9 @@ _DICTIONARY_COLUMNS = [
 #: prune on; the other columns' values spread over their whole range in every row group.
 _STATISTICS_COLUMNS = ["ts"]
 #: Capture times grow nearly monotonically: delta encoding stores them in a few bits each and
-#: costs a quarter of plain + zstd.
-_DELTA_COLUMNS = ["ts"]
+#: costs a quarter of plain + zstd. Source ports and IP ids are random 16-bit numbers: delta
+#: encoding packs them in 17 bits with no compression (plain INT32 + zstd took 20, and time).
+_DELTA_COLUMNS = ["ts", "sport", "ip_id"]
 
 
 @dataclass

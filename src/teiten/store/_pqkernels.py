@@ -319,7 +319,7 @@ def _put(out, pos, acc, nbits, v, width):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, nogil=True)
 def delta_binary_packed(values, bitmap, bit_offset, n, has_nulls):  # type: ignore[no-untyped-def]
-    """DELTA_BINARY_PACKED bytes of the non-null values of an int64 column (blocks of 128
+    """DELTA_BINARY_PACKED bytes of the non-null values of an integer column (blocks of 128
     values, four miniblocks of 32), and their minimum and maximum."""
     v = np.empty(n, np.int64)
     m = 0

@@ -5,15 +5,15 @@ options (``docs/benchmarks.md``), more than decoding and enrichment together. Th
 is flat, with a handful of types and encodings, so teiten writes its packet files itself:
 compiled kernels (`teiten.store._pqkernels`) encode each column of a row group with the GIL
 released, and this module frames pages, row groups and the footer. The files are plain
-Parquet (format 2.6, v1 data pages, zstd; column chunks of under 256 bytes uncompressed),
+Parquet (format 2.6, v1 data pages, zstd where it pays: see the writer's parameters),
 read by DuckDB, Arrow or any other reader; the footer carries the ``ARROW:schema`` that
 Arrow's own writer stores, so Arrow reads the same types back (unsigned integers, UTC
 timestamps, dictionary strings, field docs).
 
 Supported column types: (u)int8–64, timestamp, fixed-size binary, binary, string and
 dictionary<int32, string>. Per column: dictionary encoding (falls back to plain when more than
-half the values are distinct), ``DELTA_BINARY_PACKED`` (int64 and timestamps) and min/max
-statistics.
+half the values are distinct), ``DELTA_BINARY_PACKED`` (64-bit integers, timestamps, and
+integers of up to 16 bits) and min/max statistics.
 
 >>> import io, pyarrow as pa, pyarrow.parquet as pq
 >>> t = pa.table({"port": pa.array([80, 443, None, 80], pa.uint16())})
@@ -49,6 +49,10 @@ _UNCOMPRESSED, _ZSTD = 0, 6
 #: a column chunk whose pages hold fewer bytes than this is written uncompressed (a column
 #: that is all null in a chunk, say: compressing its few bytes costs a compression context)
 _SMALL_CHUNK = 256
+#: a chunk that compresses to more than this share of its size counts as incompressible ...
+_INCOMPRESSIBLE = 0.95
+#: ... and the column's next chunks are stored uncompressed, this many before the next try
+_RETRY = 15
 _CONVERTED = {(8, False): 11, (16, False): 12, (32, False): 13, (64, False): 14,
               (8, True): 15, (16, True): 16, (32, True): 17, (64, True): 18}
 _UTF8 = 0
@@ -228,11 +232,13 @@ class ParquetFileWriter:
     schema : pyarrow.Schema
         Every table written must have exactly these columns and types.
     dictionary, delta, statistics : column names
-        Dictionary-encoded columns; ``DELTA_BINARY_PACKED`` columns (int64/timestamps);
-        columns with min/max statistics (int64/timestamp columns only).
+        Dictionary-encoded columns; ``DELTA_BINARY_PACKED`` columns (64-bit integers and
+        timestamps, and 8/16-bit integers: random 16-bit values take 17 bits each, where plain
+        INT32 and zstd take 20); columns with min/max statistics (64-bit columns only).
     compression_level : int
-        zstd level of the pages (of column chunks of at least 256 bytes; smaller ones are
-        stored uncompressed).
+        zstd level of the pages. Column chunks of under 256 bytes are stored uncompressed,
+        and so is a column whose last compressed chunk did not shrink by 5% (random numbers,
+        bit-packed values): it is tried again every :data:`_RETRY` chunks.
     """
 
     def __init__(self, where: str | os.PathLike[str] | IO[bytes], schema: pa.Schema, *,
@@ -243,14 +249,18 @@ class ParquetFileWriter:
         self._columns = []
         for f in schema:
             physical, width = _physical(f.type)
-            if f.name in dlt and physical != _INT64:
-                raise TypeError(f"{f.name}: delta encoding is for 64-bit integer columns")
+            if f.name in dlt and not (physical == _INT64 or (
+                    pa.types.is_integer(f.type) and f.type.bit_width <= 16)):
+                raise TypeError(f"{f.name}: delta encoding is for 64-bit integer columns and "
+                                "integers of at most 16 bits")
             if f.name in sts and physical != _INT64:
                 raise TypeError(f"{f.name}: statistics are written for 64-bit integer columns")
             self._columns.append(_Column(f.name, f.type, physical, f.name in dic and
                                          f.name not in dlt, f.name in dlt, f.name in sts,
                                          width))
         self._codec = pa.Codec("zstd", compression_level=compression_level)
+        #: per column, chunks to store uncompressed before compression is tried again
+        self._skip: dict[str, int] = {}
         self._own = isinstance(where, (str, os.PathLike))
         self._fh: IO[bytes] = (where if not isinstance(where, (str, os.PathLike))
                                else open(where, "wb"))  # noqa: SIM115
@@ -360,8 +370,9 @@ class ParquetFileWriter:
                           else np.int64)
             out_type = np.int64 if col.physical == _INT64 else np.int32
             if col.delta:
-                values, lo, hi = kern.delta_binary_packed(raw.view(np.int64), bitmap, bit_offset,
-                                                       n, has_nulls)
+                wide = raw.view(np.int64) if raw.itemsize == 8 else raw  # 8/16 bits: widened
+                values, lo, hi = kern.delta_binary_packed(wide, bitmap, bit_offset, n,
+                                                       has_nulls)
                 encoding = _DELTA
                 if col.statistics and n > nulls:
                     stats = (struct.pack("<q", lo), struct.pack("<q", hi))
@@ -396,12 +407,17 @@ class ParquetFileWriter:
                   else _levels_run(n, 1))
         body = np.concatenate([levels, values]) if len(values) else levels
         raw_size = len(body) + (len(dict_page) if dict_page is not None else 0)
-        compress = raw_size >= _SMALL_CHUNK
+        skip = self._skip.get(col.name, 0)
+        compress = raw_size >= _SMALL_CHUNK and skip == 0
+        if skip:
+            self._skip[col.name] = skip - 1
         if dict_page is not None:
             dictionary_offset = self._pos
             raw_size += self._page(dict_page, dict_size=dict_size, compress=compress)
         data_offset = self._pos
         raw_size += self._page(body, rows=n, encoding=encoding, compress=compress)
+        if compress and self._pos - start > _INCOMPRESSIBLE * raw_size:
+            self._skip[col.name] = _RETRY  # compressing it costs time and saves nothing
         encodings = [_PLAIN, _RLE] if encoding == _PLAIN else (
             [_PLAIN, _RLE, _RLE_DICTIONARY] if encoding == _RLE_DICTIONARY else [_RLE, _DELTA])
         return _Chunk(start, dictionary_offset, data_offset, encodings, n,
