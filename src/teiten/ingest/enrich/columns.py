@@ -34,13 +34,30 @@ def _array(table: pa.Table, name: str) -> pa.Array:
     return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
 
 
+_constant: dict[tuple[int, int], U8] = {}
+
+
+def _all(n: int, value: int) -> U8:
+    """A read-only validity array of ``n`` times ``value``, shared: the kernels only read
+    validity, and a fresh one per column and chunk was megabytes of memory to fill."""
+    key = (n, value)
+    arr = _constant.get(key)
+    if arr is None:
+        if len(_constant) > 8:
+            _constant.clear()
+        arr = np.full(n, value, np.uint8)
+        arr.flags.writeable = False
+        _constant[key] = arr
+    return arr
+
+
 def _validity(arr: pa.Array) -> U8:
     n = len(arr)
     bitmap = arr.buffers()[0]
     if arr.null_count == 0 or bitmap is None:
-        return np.ones(n, np.uint8)
+        return _all(n, 1)
     if arr.null_count == n:
-        return np.zeros(n, np.uint8)
+        return _all(n, 0)
     bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
     return bits[arr.offset : arr.offset + n]
 
@@ -61,10 +78,10 @@ def ints(table: pa.Table, name: str, dtype: Any) -> tuple[npt.NDArray[Any], U8]:
     n = table.num_rows
     want = np.dtype(dtype)
     if n == 0 or table.schema.get_field_index(name) < 0:
-        return np.zeros(n, want), np.zeros(n, np.uint8)
+        return np.zeros(n, want), _all(n, 0)
     arr = _array(table, name)
     if arr.null_count == n:
-        return np.zeros(n, want), np.zeros(n, np.uint8)
+        return np.zeros(n, want), _all(n, 0)
     if arr.type != _ARROW[want]:
         want = np.dtype(np.int64)
         arr = arr.cast(pa.int64())
@@ -78,10 +95,10 @@ def binary(table: pa.Table, name: str) -> tuple[npt.NDArray[np.int32], U8, U8]:
     ``data[offsets[i]:offsets[i + 1]]`` where valid; a missing column reads as all null."""
     n = table.num_rows
     if n == 0 or table.schema.get_field_index(name) < 0:
-        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), np.zeros(n, np.uint8)
+        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), _all(n, 0)
     arr = _array(table, name)
     if arr.null_count == n:
-        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), np.zeros(n, np.uint8)
+        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), _all(n, 0)
     if arr.type != pa.binary():
         arr = arr.cast(pa.binary())
     _, off_buf, data_buf = arr.buffers()
