@@ -8,6 +8,9 @@ Run: ``.venv/bin/python bench/bench_ingest.py [--packets 5000000] [--repeat 3] [
 - ``tcpdump -r FILE -w /dev/null`` only copies records.
 - a dpkt loop that only counts destination ports, and ``tshark -T fields -e tcp.dstport``,
   run on a sample (they are 2 to 3 orders of magnitude slower) and compared by rate.
+- ``--rounds K`` runs all of them K times, interleaved, and reports each tool's best round
+  and the ratios of every round: on a shared machine the load moves between the tools' runs,
+  and a single round's ratio moves with it.
 - ``--big-gb N`` also ingests an N-GB capture and reports the peak RSS (must stay < 1 GiB).
 - ``--phases`` also ingests the capture once in a child that times each part of the work
   (CPU time of the threads doing it: imports, framing, decode, each enricher, Parquet
@@ -188,6 +191,10 @@ def main() -> int:
     ap.add_argument("--sample", type=int, default=200_000, help="packets for dpkt and tshark")
     ap.add_argument("--big-gb", type=float, default=0.0)
     ap.add_argument("--repeat", type=int, default=1, help="best of this many teiten runs")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds of every tool, interleaved (a shared machine's load moves "
+                         "between them): each tool's best round is reported, and the ratio "
+                         "of every round")
     ap.add_argument("--phases", action="store_true", help="also time each part of the work")
     ap.add_argument("--parquet-columns", action="store_true",
                     help="also time the Parquet writer per column and per option")
@@ -220,23 +227,33 @@ def main() -> int:
         assert best is not None
         return best
 
-    runs: list[Run] = [ingest("teiten ingest (decode+enrich+parquet)", cap, args.packets)]
-    if shutil.which("tcpdump"):
-        runs.append(timed("tcpdump -r -w /dev/null", ["tcpdump", "-q", "-r", str(cap), "-w",
-                                                      "/dev/null"], args.packets,
-                          stderr=subprocess_devnull()))
-    runs.append(timed("dpkt loop counting dports", [py, "-c", DPKT_LOOP, str(sample)],
-                      args.sample, stdout=subprocess_devnull()))
-    if shutil.which("tshark"):
-        runs.append(timed("tshark -T fields", ["tshark", "-r", str(sample), "-T", "fields", "-e",
-                                               "tcp.dstport"], args.sample,
-                          stdout=subprocess_devnull(), stderr=subprocess_devnull()))
-    runs.append(ingest("teiten ingest, start-up only (1,000 packets)", tiny, 1000))
+    def one_round() -> list[Run]:
+        runs = [ingest("teiten ingest (decode+enrich+parquet)", cap, args.packets)]
+        if shutil.which("tcpdump"):
+            runs.append(timed("tcpdump -r -w /dev/null", ["tcpdump", "-q", "-r", str(cap), "-w",
+                                                          "/dev/null"], args.packets,
+                              stderr=subprocess_devnull()))
+        runs.append(timed("dpkt loop counting dports", [py, "-c", DPKT_LOOP, str(sample)],
+                          args.sample, stdout=subprocess_devnull()))
+        if shutil.which("tshark"):
+            runs.append(timed("tshark -T fields", ["tshark", "-r", str(sample), "-T", "fields",
+                                                   "-e", "tcp.dstport"], args.sample,
+                              stdout=subprocess_devnull(), stderr=subprocess_devnull()))
+        runs.append(ingest("teiten ingest, start-up only (1,000 packets)", tiny, 1000))
+        return runs
+
+    rounds = [one_round() for _ in range(max(args.rounds, 1))]
+    runs = [min((r[i] for r in rounds), key=lambda run: run.seconds)
+            for i in range(len(rounds[0]))]
     print(report(runs, runs[0]))
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     teiten_run = runs[0]
-    for r in runs[1:-1]:
-        print(f"teiten ingest / {r.name}: {teiten_run.rate / r.rate:.1f}x")
+    for i, r in enumerate(runs[1:-1], 1):
+        per_round = sorted(rd[0].rate / rd[i].rate for rd in rounds)
+        each = ", ".join(f"{x:.1f}x" for x in per_round)
+        print(f"teiten ingest / {r.name}: {teiten_run.rate / r.rate:.1f}x best vs best"
+              + (f"; per round {each} (median {per_round[len(per_round) // 2]:.1f}x)"
+                 if len(rounds) > 1 else ""))
     print(f"target >= 3,000,000 packets/s: {'met' if teiten_run.rate >= 3e6 else 'NOT met'} "
           f"({teiten_run.rate:,.0f}/s)")
     if args.phases:
