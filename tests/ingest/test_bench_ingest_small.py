@@ -1,0 +1,27 @@
+"""The ingest benchmark (``bench/bench_ingest.py``) at a size the suite can afford.
+
+It must run end to end, side by side with the tools it compares against, and report every
+ratio; the figures themselves are for ``docs/benchmarks.md``, not for a test.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_ingest.py"
+
+
+def test_bench_ingest_runs_every_tool_and_reports_ratios(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH), "--packets", "20000", "--sample", "2000", "--rounds", "2",
+         "--small-files", "3", "--workdir", str(tmp_path)],
+        capture_output=True, text=True, check=True, timeout=600,
+    ).stdout
+    for tool in ("tcpdump -r -w /dev/null", "dpkt loop counting dports", "tshark -T fields"):
+        assert re.search(rf"teiten ingest / {re.escape(tool)}: [0-9.]+x best vs best; "
+                         r"per round [0-9.]+x, [0-9.]+x", out), out
+    assert "teiten ingest, 3 inputs of 2,000 packets" in out
+    assert re.search(r"per input: [0-9.]+ ms wall", out)
