@@ -136,11 +136,20 @@ class CountryEnricher:
         self._v6: dict[bytes, int] = {}
 
     def _encode(self, codes: list[str | None]) -> npt.NDArray[np.int32]:
-        for c in codes:
-            if c not in self._index:
-                self._index[c] = len(self._vocab)
-                self._vocab.append(c)
-        return np.fromiter((self._index[c] for c in codes), dtype=np.int32, count=len(codes))
+        """Vocabulary indices of ``codes`` (a run's few hundred distinct codes are found by
+        Arrow's dictionary encoding, not by a Python loop over every new address)."""
+        enc = pa.array(codes, pa.string()).dictionary_encode()
+        words = enc.dictionary.to_pylist()
+        for w in words:
+            if w not in self._index:
+                self._index[w] = len(self._vocab)
+                self._vocab.append(w)
+        mapping = np.array([self._index[w] for w in words] + [0], np.int32)  # last: null
+        ind = enc.indices
+        pos = np.frombuffer(ind.buffers()[1], np.int32)[ind.offset:ind.offset + len(ind)]
+        if ind.null_count:
+            pos = np.where(np.asarray(ind.is_null()), len(words), pos)
+        return mapping[pos]
 
     def _v4(self, src: npt.NDArray[np.uint32]) -> npt.NDArray[np.int32]:
         slots, fresh = self._v4cache.find(src)
