@@ -339,7 +339,16 @@ def delta_binary_packed(values, bitmap, bit_offset, n, has_nulls):  # type: igno
             if v[i] > hi:
                 hi = v[i]
     blocks = (max(m - 1, 0) + 127) // 128
-    out = np.empty(32 + blocks * (10 + 4 + 128 * 8), np.uint8)
+    # every delta lies in [lo - hi, hi - lo], so delta - (the block's least) is below
+    # 2 * (hi - lo) + 1: the widest miniblock needs that many bits, not 64 (a block then takes
+    # 16 bytes a bit, after at most 14 bytes of minimum and widths)
+    span = np.uint64(hi) - np.uint64(lo)
+    bound = 64
+    if span < np.uint64(1) << np.uint64(62):
+        bound = 1
+        while (np.uint64(1) << np.uint64(bound)) <= np.uint64(2) * span:
+            bound += 1
+    out = np.empty(32 + blocks * (14 + 16 * bound), np.uint8)
     pos = _varint(out, 0, 128)
     pos = _varint(out, pos, 4)
     pos = _varint(out, pos, m)
@@ -371,13 +380,32 @@ def delta_binary_packed(values, bitmap, bit_offset, n, has_nulls):  # type: igno
                 width += 1
                 top >>= np.uint64(1)
             out[widths_at + mb] = width
-            acc = np.uint64(0)
-            nbits = 0
-            for k in range(lo_k, lo_k + 32):
-                u = np.uint64(deltas[k] - mn) if k < count else np.uint64(0)
-                if width > 32:
+            if width > 32:
+                acc = np.uint64(0)
+                nbits = 0
+                for k in range(lo_k, lo_k + 32):
+                    u = np.uint64(deltas[k] - mn) if k < count else np.uint64(0)
                     pos, acc, nbits = _put(out, pos, acc, nbits, u, 32)
                     pos, acc, nbits = _put(out, pos, acc, nbits, u >> np.uint64(32), width - 32)
-                else:
-                    pos, acc, nbits = _put(out, pos, acc, nbits, u, width)
+                continue
+            # 32 values of at most 32 bits: a 64-bit accumulator written 8 bytes at a time;
+            # the miniblock is 4 * width bytes, so what is left at its end is whole bytes
+            acc = np.uint64(0)
+            nb = np.uint64(0)
+            w = np.uint64(width)
+            for k in range(lo_k, lo_k + 32):
+                u = np.uint64(deltas[k] - mn) if k < count else np.uint64(0)
+                acc |= u << nb
+                nb += w
+                if nb >= 64:
+                    for j in range(8):
+                        out[pos + j] = np.uint8((acc >> np.uint64(8 * j)) & np.uint64(0xFF))
+                    pos += 8
+                    nb -= np.uint64(64)
+                    acc = (u >> (w - nb)) if nb else np.uint64(0)
+            while nb > 0:
+                out[pos] = np.uint8(acc & np.uint64(0xFF))
+                acc >>= np.uint64(8)
+                nb -= np.uint64(8)
+                pos += 1
     return out[:pos], lo, hi
