@@ -244,30 +244,26 @@ def tool_fingerprints(  # type: ignore[no-untyped-def]
         if s >= 0:
             cand[n_cand] = i
             n_cand += 1
-    if n_cand:
-        _unicornscan(cand[:n_cand], src, src_v, dst, sport, sport_v, dport, dport_v, seq,
-                     win, win_v, table, bits, epoch, out)
-    for i in range(n):
-        if out[i] >= 0 or _val(ver, ver_v, i, 4) != 4 or not dst_v[i]:
-            continue
-        if _val(proto, proto_v, i, -1) != PROTO_TCP:
-            continue
-        if (_val(flags, flags_v, i, 0) & (TH_SYN | TH_ACK | TH_RST)) != TH_SYN:
-            continue
-        w = _val(win, win_v, i, -1)
-        t = _val(ttl, ttl_v, i, 0)
+        # the rules after Unicornscan's, while the row is at hand: a match is provisional
+        # (-2 - code), the Unicornscan rule (which comes first) may still claim the row
         if (w == SCANNER_WINDOW and t <= NMAP_MAX_TTL
                 and _opts_are(opt_off, opt_data, opt_v, i, mss_only, 1)):
-            out[i] = T_NMAP
+            out[i] = -2 - T_NMAP
         elif (w == ZMAP_WINDOW and t <= ZMAP_MAX_TTL
               and _opts_are(opt_off, opt_data, opt_v, i, ZMAP_V41_OPTS, 6)
               and _val(mss, mss_v, i, -1) == ZMAP_MSS
               and _val(wscale, wscale_v, i, -1) == ZMAP_WSCALE
               and _val(ip_len, ip_len_v, i, 0) == ZMAP_IP_LEN and _val(ack, ack_v, i, 0) == 0):
-            out[i] = T_ZMAP
+            out[i] = -2 - T_ZMAP
         elif (w == SCANNER_WINDOW and t >= HIGH_TTL
               and _opts_are(opt_off, opt_data, opt_v, i, mss_only, 0)):
-            out[i] = T_GENERIC
+            out[i] = -2 - T_GENERIC
+    if n_cand:
+        _unicornscan(cand[:n_cand], src, src_v, dst, sport, sport_v, dport, dport_v, seq,
+                     win, win_v, table, bits, epoch, out)
+    for i in range(n):
+        if out[i] <= -2:
+            out[i] = -2 - out[i]
 
 
 @njit(cache=True)
@@ -279,25 +275,26 @@ def _unicornscan(  # type: ignore[no-untyped-def]
     over >= 3 distinct targets of one source (>= 2 with window 4128), ``dst`` tried in both
     byte orders."""
     m = cand.shape[0]
-    keys = np.empty(m, np.uint64)
+    keys = np.empty(m, np.uint64)  # dst as is
+    keys_swapped = np.empty(m, np.uint64)  # dst byte-swapped
     targets = np.empty(m, np.int64)
-    hit = np.zeros(m, np.uint8)
-    for swap in range(2):
-        for c in range(m):
-            i = cand[c]
-            d = np.int64(dst[i])
-            dp = _val(dport, dport_v, i, 0)
-            ports = ((dp << 16) + _val(sport, sport_v, i, 0)) & 0xFFFFFFFF
-            key = (np.int64(seq[i]) ^ (_bswap32(d) if swap else d) ^ ports) & 0xFFFFFFFF
-            keys[c] = (np.uint64(_val(src, src_v, i, 0)) << np.uint64(32)) | np.uint64(key)
-            targets[c] = (d << 16) | dp
-        distinct = _distinct_targets(keys, targets, table, bits, epoch)
-        for c in range(m):
-            w = _val(win, win_v, cand[c], -1)
-            if distinct[c] >= 3 or (distinct[c] >= 2 and w == UNICORNSCAN_WINDOW):
-                hit[c] = 1
+    four = np.empty(m, np.uint8)  # Unicornscan's window: two targets suffice
+    for c in range(m):  # one pass over the candidates' fields for both keys
+        i = cand[c]
+        d = np.int64(dst[i])
+        dp = _val(dport, dport_v, i, 0)
+        ports = ((dp << 16) + _val(sport, sport_v, i, 0)) & 0xFFFFFFFF
+        s = np.int64(seq[i]) ^ ports
+        hi = np.uint64(_val(src, src_v, i, 0)) << np.uint64(32)
+        keys[c] = hi | np.uint64((s ^ d) & 0xFFFFFFFF)
+        keys_swapped[c] = hi | np.uint64((s ^ _bswap32(d)) & 0xFFFFFFFF)
+        targets[c] = (d << 16) | dp
+        four[c] = _val(win, win_v, i, -1) == UNICORNSCAN_WINDOW
+    distinct = _distinct_targets(keys, targets, table, bits, epoch)
+    distinct_swapped = _distinct_targets(keys_swapped, targets, table, bits, epoch)
     for c in range(m):
-        if hit[c]:
+        most = max(distinct[c], distinct_swapped[c])
+        if most >= 3 or (most >= 2 and four[c]):
             out[cand[c]] = T_UNICORNSCAN
 
 
