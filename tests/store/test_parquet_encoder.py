@@ -273,3 +273,23 @@ def test_incompressible_columns_skip_zstd_and_try_again(tmp_path: Path) -> None:
     assert pq.read_table(path).num_rows == 40_000
     assert duckdb.connect().execute("select count(*), sum(zeros) from read_parquet(?)",
                                     [str(path)]).fetchall() == [(40_000, 0)]
+
+
+def test_dictionary_of_short_and_long_byte_strings(tmp_path: Path) -> None:
+    """Values of up to 7 bytes are their own keys, longer ones are hashed: prefixes of each
+    other, equal lengths, zero bytes and the empty value all stay apart."""
+    rng = np.random.default_rng(8)
+    base = [b"", b"\x00", b"\x00\x00", b"\x02\x04\x08\x01\x03", b"\x02\x04\x08\x01\x03\x00",
+            b"abcdefg", b"abcdefgh", b"abcdefghi", b"\x00" * 7, b"\x00" * 8, b"\xff" * 7,
+            b"x" * 40, b"x" * 41]
+    values = [base[i] for i in rng.integers(0, len(base), 5000)]
+    mask = rng.random(5000) < 0.1
+    schema = pa.schema([("b", pa.binary())])
+    t = pa.table({"b": pa.array(values, pa.binary(), mask=mask)}, schema=schema)
+    path = tmp_path / "b.parquet"
+    with ParquetFileWriter(path, schema, dictionary=["b"]) as w:
+        w.write_table(t)
+    assert "RLE_DICTIONARY" in pq.ParquetFile(path).metadata.row_group(0).column(0).encodings
+    assert pq.read_table(path).equals(t)
+    got = duckdb.connect().execute("select b from read_parquet(?)", [str(path)]).fetchall()
+    assert [r[0] for r in got] == t.column("b").to_pylist()

@@ -14,6 +14,11 @@ import numpy as np
 from teiten.core.aot import njit
 
 
+#: ``dict_bytes``' word of a table entry holding a value longer than 7 bytes (a short value's
+#: word has its length, at most 7, in the low byte)
+_LONG = np.uint64(0xFF)
+
+
 @njit(inline="always", cache=True)
 def _valid(bitmap, bit_offset, i):  # type: ignore[no-untyped-def]
     j = bit_offset + i
@@ -154,12 +159,21 @@ def dict_hash(values, bitmap, bit_offset, n, has_nulls, limit):  # type: ignore[
 @njit(cache=True, nogil=True)
 def dict_bytes(offsets, data, bitmap, bit_offset, n, has_nulls):  # type: ignore[no-untyped-def]
     """Dictionary-encode a BYTE_ARRAY column: (PLAIN bytes of the dictionary, its size,
-    int32 index of each non-null value)."""
+    int32 index of each non-null value).
+
+    A value of at most 7 bytes (TCP option kinds, country codes) is its own key: its length
+    and bytes in one word, kept in the table, so finding it is one probe and one comparison.
+    Longer values are hashed and compared byte by byte with their first appearance.
+    """
     size = 16
+    bits = 4
     while size < 2 * n:
         size *= 2
+        bits += 1
     mask = size - 1
+    shift = np.uint64(64 - bits)
     slot = np.full(size, -1, np.int32)
+    word = np.empty(size, np.uint64)  # a short entry's word; _LONG for a long one
     first = np.empty(n, np.int64)  # row of each dictionary entry's first appearance
     indices = np.empty(n, np.int32)
     nd = 0
@@ -169,29 +183,43 @@ def dict_bytes(offsets, data, bitmap, bit_offset, n, has_nulls):  # type: ignore
         if has_nulls and not _valid(bitmap, bit_offset, i):
             continue
         a, b = offsets[i], offsets[i + 1]
-        h = np.uint64(0xCBF29CE484222325)
-        for k in range(a, b):
-            h = (h ^ np.uint64(data[k])) * np.uint64(0x100000001B3)
-        h = (h ^ np.uint64(b - a)) * np.uint64(0x100000001B3)
-        j = np.int64(h >> np.uint64(16)) & mask
-        while True:
-            s = slot[j]
-            if s < 0:
-                break
-            r = first[s]
-            c, d = offsets[r], offsets[r + 1]
-            if d - c == b - a:
-                same = True
-                for k in range(b - a):
-                    if data[a + k] != data[c + k]:
-                        same = False
-                        break
-                if same:
+        if b - a <= 7:
+            w = np.uint64(b - a)
+            for k in range(a, b):
+                w |= np.uint64(data[k]) << np.uint64(8 * (k - a + 1))
+            j = np.int64((w * np.uint64(0x9E3779B97F4A7C15)) >> shift)
+            while True:
+                s = slot[j]
+                if s < 0 or word[j] == w:
                     break
-            j = (j + 1) & mask
+                j = (j + 1) & mask
+        else:
+            h = np.uint64(0xCBF29CE484222325)
+            for k in range(a, b):
+                h = (h ^ np.uint64(data[k])) * np.uint64(0x100000001B3)
+            h = (h ^ np.uint64(b - a)) * np.uint64(0x100000001B3)
+            j = np.int64(h >> np.uint64(16)) & mask
+            w = _LONG
+            while True:
+                s = slot[j]
+                if s < 0:
+                    break
+                if word[j] == _LONG:
+                    r = first[s]
+                    c, d = offsets[r], offsets[r + 1]
+                    if d - c == b - a:
+                        same = True
+                        for k in range(b - a):
+                            if data[a + k] != data[c + k]:
+                                same = False
+                                break
+                        if same:
+                            break
+                j = (j + 1) & mask
         if s < 0:
             s = nd
             slot[j] = nd
+            word[j] = w
             first[nd] = i
             nd += 1
             total += 4 + b - a
