@@ -13,7 +13,6 @@ import numpy as np
 
 from teiten.core.aot import njit
 
-
 #: ``dict_bytes``' word of a table entry holding a value longer than 7 bytes (a short value's
 #: word has its length, at most 7, in the low byte)
 _LONG = np.uint64(0xFF)
