@@ -274,27 +274,14 @@ def bit_packed(values, width, prefix_width):  # type: ignore[no-untyped-def]
             pos += 1
         return out[:pos]
     pos = _varint(out, pos, (groups << 1) | 1)
-    # values go into a 64-bit accumulator, written out 8 bytes at a time (little-endian); the
-    # last group's padding values are zeros, as the zeroed buffer already holds
+    # the last group's padding values are zeros, as the zeroed buffer already holds
     acc = np.uint64(0)
     nbits = np.uint64(0)
     w = np.uint64(width)
     p = pos
     for i in range(n):
-        v = np.uint64(values[i])
-        acc |= v << nbits
-        nbits += w
-        if nbits >= 64:
-            for b in range(8):
-                out[p + b] = np.uint8((acc >> np.uint64(8 * b)) & np.uint64(0xFF))
-            p += 8
-            nbits -= np.uint64(64)
-            acc = (v >> (w - nbits)) if nbits else np.uint64(0)
-    while nbits > 0:
-        out[p] = np.uint8(acc & np.uint64(0xFF))
-        acc >>= np.uint64(8)
-        nbits = nbits - np.uint64(8) if nbits > 8 else np.uint64(0)
-        p += 1
+        p, acc, nbits = _pack(out, p, acc, nbits, np.uint64(values[i]), w)
+    _drain(out, p, acc, nbits)
     return out[:pos + body]
 
 
@@ -326,22 +313,29 @@ def def_levels(bitmap, bit_offset, n):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always", cache=True)
-def _put(out, pos, acc, nbits, v, width):  # type: ignore[no-untyped-def]
-    # append the low ``width`` (<= 32) bits of v
-    if width == 0:
-        return pos, acc, nbits
-    if width < 32:
-        v &= (np.uint64(1) << np.uint64(width)) - np.uint64(1)
-    else:
-        v &= np.uint64(0xFFFFFFFF)
-    acc |= v << np.uint64(nbits)
+def _pack(out, pos, acc, nbits, v, width):  # type: ignore[no-untyped-def]
+    """Append ``v`` (below ``2**width``, ``width`` <= 64) to the 64-bit accumulator ``acc``
+    holding ``nbits`` bits; a full accumulator goes to ``out[pos:pos + 8]`` (little-endian)."""
+    acc |= v << nbits
     nbits += width
-    while nbits >= 8:
+    if nbits >= 64:
+        for b in range(8):
+            out[pos + b] = np.uint8((acc >> np.uint64(8 * b)) & np.uint64(0xFF))
+        pos += 8
+        nbits -= np.uint64(64)
+        acc = (v >> (width - nbits)) if nbits else np.uint64(0)  # the bits that did not fit
+    return pos, acc, nbits
+
+
+@njit(inline="always", cache=True)
+def _drain(out, pos, acc, nbits):  # type: ignore[no-untyped-def]
+    """Write the accumulator's remaining bits, the last byte padded with zeros."""
+    while nbits > 0:
         out[pos] = np.uint8(acc & np.uint64(0xFF))
         acc >>= np.uint64(8)
-        nbits -= 8
+        nbits = nbits - np.uint64(8) if nbits > 8 else np.uint64(0)
         pos += 1
-    return pos, acc, nbits
+    return pos
 
 
 @njit(cache=True, nogil=True)
@@ -407,32 +401,12 @@ def delta_binary_packed(values, bitmap, bit_offset, n, has_nulls):  # type: igno
                 width += 1
                 top >>= np.uint64(1)
             out[widths_at + mb] = width
-            if width > 32:
-                acc = np.uint64(0)
-                nbits = 0
-                for k in range(lo_k, lo_k + 32):
-                    u = np.uint64(deltas[k] - mn) if k < count else np.uint64(0)
-                    pos, acc, nbits = _put(out, pos, acc, nbits, u, 32)
-                    pos, acc, nbits = _put(out, pos, acc, nbits, u >> np.uint64(32), width - 32)
-                continue
-            # 32 values of at most 32 bits: a 64-bit accumulator written 8 bytes at a time;
-            # the miniblock is 4 * width bytes, so what is left at its end is whole bytes
+            # 32 values: 4 * width bytes, so the accumulator's rest is whole bytes
             acc = np.uint64(0)
-            nb = np.uint64(0)
+            nbits = np.uint64(0)
             w = np.uint64(width)
             for k in range(lo_k, lo_k + 32):
                 u = np.uint64(deltas[k] - mn) if k < count else np.uint64(0)
-                acc |= u << nb
-                nb += w
-                if nb >= 64:
-                    for j in range(8):
-                        out[pos + j] = np.uint8((acc >> np.uint64(8 * j)) & np.uint64(0xFF))
-                    pos += 8
-                    nb -= np.uint64(64)
-                    acc = (u >> (w - nb)) if nb else np.uint64(0)
-            while nb > 0:
-                out[pos] = np.uint8(acc & np.uint64(0xFF))
-                acc >>= np.uint64(8)
-                nb -= np.uint64(8)
-                pos += 1
+                pos, acc, nbits = _pack(out, pos, acc, nbits, u, w)
+            pos = _drain(out, pos, acc, nbits)
     return out[:pos], lo, hi
