@@ -81,7 +81,7 @@ with ingest_cmd._lean_process():
     from teiten.ingest.enrich import country, tool, traffic_class
     import gc; gc.freeze(); gc.enable()
     acc["imports (main thread)"] = time.process_time() - c0
-    wrap(framing, "frame_pcap", "framing (first call loads Numba)")
+    wrap(framing, "frame_pcap", "framing")
     wrap(outputs.Outputs, "run", "field decode + Arrow (2 threads)")
     wrap(reader.CaptureReader, "_fill", "file reads")
     wrap(country.CountryEnricher, "__call__", "country")

@@ -56,11 +56,8 @@ def from_numpy(values: npt.NDArray[Any], type: pa.DataType | None = None, *,
         if typ.bit_width != 8 * values.dtype.itemsize:
             raise TypeError(f"{values.dtype} values cannot make a {typ} array")
         data = pa.py_buffer(values)
-    bitmap, nulls = None, 0
-    if null is not None:
-        nulls = int(np.count_nonzero(null))
-        if nulls:
-            bitmap = pa.py_buffer(np.packbits(~np.asarray(null, np.bool_), bitorder="little"))
+    bitmap, nulls = (None, 0) if null is None else _validity(
+        np.logical_not(null).view(np.uint8))
     return pa.Array.from_buffers(typ, n, [bitmap, data], nulls)
 
 

@@ -325,13 +325,11 @@ class ParquetFileWriter:
         values: np.ndarray | None = None
         encoding = _PLAIN
         t = col.arrow
-        if nulls == n:  # nothing but definition levels: one run of 0s
+        if nulls == n:  # nothing but definition levels: one run of 0s, a few bytes
             levels = _levels_run(n, 0)
-            compress = len(levels) >= _SMALL_CHUNK
-            header = self._page(levels, rows=n, compress=compress)
+            header = self._page(levels, rows=n, compress=False)
             return _Chunk(start, None, start, [_PLAIN, _RLE], n, self._pos - start,
-                          header + len(levels), nulls,
-                          codec=_ZSTD if compress else _UNCOMPRESSED)
+                          header + len(levels), nulls, codec=_UNCOMPRESSED)
         if pa.types.is_dictionary(t):
             if arr.dictionary.null_count or not col.dictionary:
                 arr = arr.dictionary_decode()  # null dictionary entries become nulls
