@@ -89,11 +89,6 @@ def _u32(b, p):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always", cache=True)
-def _put(M, c, j, v):  # type: ignore[no-untyped-def]
-    M[c[0], j] = v
-
-
-@njit(inline="always", cache=True)
 def _icmp_has_id(proto, t):  # type: ignore[no-untyped-def]
     if proto == PROTO_ICMP6:
         return t == 128 or t == 129
@@ -146,12 +141,12 @@ def decode(  # type: ignore[no-untyped-def]
             fo = _u16(buf, l3 + 6)
             proto = np.int64(buf[l3 + 9])
             V[G_V4, j] = 1
-            _put(M32, SRC, j, _u32(buf, l3 + 12))
-            _put(M32, DST, j, _u32(buf, l3 + 16))
-            _put(M16, IPID, j, _u16(buf, l3 + 4))
-            _put(M8, IPFLAGS, j, fo >> 13)
-            _put(M16, IPLEN, j, tot)
-            _put(M8, TTL, j, buf[l3 + 8])
+            M32[SRC[0], j] = _u32(buf, l3 + 12)
+            M32[DST[0], j] = _u32(buf, l3 + 16)
+            M16[IPID[0], j] = _u16(buf, l3 + 4)
+            M8[IPFLAGS[0], j] = fo >> 13
+            M16[IPLEN[0], j] = tot
+            M8[TTL[0], j] = buf[l3 + 8]
             if fo & 0x1FFF:
                 frag = 2
             elif fo & 0x2000:
@@ -166,8 +161,8 @@ def decode(  # type: ignore[no-untyped-def]
                 continue
             plen = _u16(buf, l3 + 4)
             nh = np.int64(buf[l3 + 6])
-            _put(M8, TTL, j, buf[l3 + 7])
-            _put(M16, IPLEN, j, min(plen + 40, 65535))
+            M8[TTL[0], j] = buf[l3 + 7]
+            M16[IPLEN[0], j] = min(plen + 40, 65535)
             for k in range(16):
                 s6[j, k] = buf[l3 + 8 + k]
                 d6[j, k] = buf[l3 + 24 + k]
@@ -203,9 +198,9 @@ def decode(  # type: ignore[no-untyped-def]
             l4 = q
             if plen + 40 > on_wire:
                 kept = np.int64(d.IP_LENGTH_EXCEEDS_FRAME)
-        _put(M8, IPV, j, ipv)
-        _put(M8, PROTO, j, proto)
-        _put(M8, FRAG, j, frag)
+        M8[IPV[0], j] = ipv
+        M8[PROTO[0], j] = proto
+        M8[FRAG[0], j] = frag
         ip_pay = max(ip_end - l4, 0)
         end = min(lim, ip_end)  # captured bytes of this IP packet (no link-layer padding)
         avail = end - l4
@@ -220,17 +215,17 @@ def decode(  # type: ignore[no-untyped-def]
                 l4ok = False
                 if avail >= 4:  # the ports were captured: keep them (as tshark does)
                     V[G_PORTS, j] = 1
-                    _put(M16, SPORT, j, _u16(buf, l4))
-                    _put(M16, DPORT, j, _u16(buf, l4 + 2))
+                    M16[SPORT[0], j] = _u16(buf, l4)
+                    M16[DPORT[0], j] = _u16(buf, l4 + 2)
             else:
                 V[G_PORTS, j] = 1
                 V[G_TCP, j] = 1
-                _put(M16, SPORT, j, _u16(buf, l4))
-                _put(M16, DPORT, j, _u16(buf, l4 + 2))
-                _put(M32, SEQ, j, _u32(buf, l4 + 4))
-                _put(M32, ACK, j, _u32(buf, l4 + 8))
-                _put(M8, FLAGS, j, buf[l4 + 13])
-                _put(M16, WIN, j, _u16(buf, l4 + 14))
+                M16[SPORT[0], j] = _u16(buf, l4)
+                M16[DPORT[0], j] = _u16(buf, l4 + 2)
+                M32[SEQ[0], j] = _u32(buf, l4 + 4)
+                M32[ACK[0], j] = _u32(buf, l4 + 8)
+                M8[FLAGS[0], j] = buf[l4 + 13]
+                M16[WIN[0], j] = _u16(buf, l4 + 14)
                 doff = (int(buf[l4 + 12]) >> 4) * 4
                 hdr = 20
                 if doff < 20:
@@ -257,10 +252,10 @@ def decode(  # type: ignore[no-untyped-def]
                         if ln < 2:
                             break
                         if kind == TCP_OPT_MSS and ln == 4 and k + 4 <= kend:
-                            _put(M16, MSS, j, _u16(buf, k + 2))
+                            M16[MSS[0], j] = _u16(buf, k + 2)
                             V[G_MSS, j] = 1
                         elif kind == TCP_OPT_WSCALE and ln == 3 and k + 3 <= kend:
-                            _put(M8, WS, j, buf[k + 2])
+                            M8[WS[0], j] = buf[k + 2]
                             V[G_WS, j] = 1
                         k += ln
         elif proto == PROTO_UDP:
@@ -269,12 +264,12 @@ def decode(  # type: ignore[no-untyped-def]
                 l4ok = False
                 if avail >= 4:
                     V[G_PORTS, j] = 1
-                    _put(M16, SPORT, j, _u16(buf, l4))
-                    _put(M16, DPORT, j, _u16(buf, l4 + 2))
+                    M16[SPORT[0], j] = _u16(buf, l4)
+                    M16[DPORT[0], j] = _u16(buf, l4 + 2)
             else:
                 V[G_PORTS, j] = 1
-                _put(M16, SPORT, j, _u16(buf, l4))
-                _put(M16, DPORT, j, _u16(buf, l4 + 2))
+                M16[SPORT[0], j] = _u16(buf, l4)
+                M16[DPORT[0], j] = _u16(buf, l4 + 2)
                 hdr = 8
         elif proto in (PROTO_ICMP, PROTO_ICMP6):
             if avail < 4:
@@ -283,41 +278,41 @@ def decode(  # type: ignore[no-untyped-def]
             else:
                 t = np.int64(buf[l4])
                 V[G_ICMP, j] = 1
-                _put(M8, ITYPE, j, t)
-                _put(M8, ICODE, j, buf[l4 + 1])
+                M8[ITYPE[0], j] = t
+                M8[ICODE[0], j] = buf[l4 + 1]
                 hdr = 8
                 if avail < 8:
                     kept = np.int64(d.TRUNCATED_L4_HEADER)
                 elif _icmp_has_id(proto, t):
                     V[G_ECHO, j] = 1
-                    _put(M16, IID, j, _u16(buf, l4 + 4))
-                    _put(M16, ISEQ, j, _u16(buf, l4 + 6))
+                    M16[IID[0], j] = _u16(buf, l4 + 4)
+                    M16[ISEQ[0], j] = _u16(buf, l4 + 6)
                 elif proto == PROTO_ICMP and (t == 3 or t == 4 or t == 5 or t == 11 or t == 12):
                     e = l4 + 8
                     if avail >= 28 and (buf[e] >> 4) == 4 and (buf[e] & 15) >= 5:
                         ihl2 = (np.int64(buf[e]) & 15) * 4
                         iproto = np.int64(buf[e + 9])
                         V[G_INNER, j] = 1
-                        _put(M8, IPROTO, j, iproto)
-                        _put(M32, ISRC, j, _u32(buf, e + 12))
-                        _put(M32, IDST, j, _u32(buf, e + 16))
+                        M8[IPROTO[0], j] = iproto
+                        M32[ISRC[0], j] = _u32(buf, e + 12)
+                        M32[IDST[0], j] = _u32(buf, e + 16)
                         if (iproto in (PROTO_TCP, PROTO_UDP)) and avail >= 12 + ihl2:
                             V[G_IPORTS, j] = 1
-                            _put(M16, ISPORT, j, _u16(buf, e + ihl2))
-                            _put(M16, IDPORT, j, _u16(buf, e + ihl2 + 2))
+                            M16[ISPORT[0], j] = _u16(buf, e + ihl2)
+                            M16[IDPORT[0], j] = _u16(buf, e + ihl2 + 2)
         opt_off[j + 1] = op
         if l4ok:
             plen_wire = max(ip_pay - hdr, 0)
             V[G_PLEN, j] = 1
-            _put(M16, PLEN, j, plen_wire)
+            M16[PLEN[0], j] = plen_wire
             start = l4 + hdr
             cnt = min(payload_cap, plen_wire, end - start)
             for k in range(max(cnt, 0)):
                 pay[pp + k] = buf[start + k]
             pp += max(cnt, 0)
         pay_off[j + 1] = pp
-        _put(M32, WIRE, j, r_wire[i])
-        _put(M16, IFACE, j, r_if[i])
+        M32[WIRE[0], j] = r_wire[i]
+        M16[IFACE[0], j] = r_if[i]
         ts_out[j] = r_ts[i]
         V[G_TS, j] = r_ts[i] != TS_NONE
         status[i] = kept

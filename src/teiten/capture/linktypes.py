@@ -45,11 +45,13 @@ def _be16(b, p):  # type: ignore[no-untyped-def]
     return (np.int64(b[p]) << 8) | np.int64(b[p + 1])
 
 
-@njit(inline="always", cache=True)
+@njit(cache=True)
 def l3_start(b, o, lim, lt):  # type: ignore[no-untyped-def]
     """Find the IP header of the frame ``b[o:lim]`` of link type ``lt``.
 
     Returns (offset of the IP header, IP version expected or 0 to read it, damage code).
+    Called, not inlined: inlined, its early returns made Numba count a reference to ``b``
+    for every packet (an atomic increment and decrement each), where a call borrows it.
     """
     if lt in (ETHERNET, LINUX_SLL, LINUX_SLL2):
         if lt == ETHERNET:

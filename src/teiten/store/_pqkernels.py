@@ -280,8 +280,12 @@ def bit_packed(values, width, prefix_width):  # type: ignore[no-untyped-def]
     w = np.uint64(width)
     p = pos
     for i in range(n):
-        p, acc, nbits = _pack(out, p, acc, nbits, np.uint64(values[i]), w)
-    _drain(out, p, acc, nbits)
+        acc, nbits, word, full = _pack(acc, nbits, np.uint64(values[i]), w)
+        if full:
+            _put64(out, p, word)
+            p += 8
+    # the rest: the accumulator's unused high bits are zeros, and ``out`` has 8 spare bytes
+    _put64(out, p, acc)
     return out[:pos + body]
 
 
@@ -313,29 +317,33 @@ def def_levels(bitmap, bit_offset, n):  # type: ignore[no-untyped-def]
 
 
 @njit(inline="always", cache=True)
-def _pack(out, pos, acc, nbits, v, width):  # type: ignore[no-untyped-def]
+def _pack(acc, nbits, v, width):  # type: ignore[no-untyped-def]
     """Append ``v`` (below ``2**width``, ``width`` <= 64) to the 64-bit accumulator ``acc``
-    holding ``nbits`` bits; a full accumulator goes to ``out[pos:pos + 8]`` (little-endian)."""
-    acc |= v << nbits
+    holding ``nbits`` bits. Returns the new accumulator and bit count, and whether the 64
+    bits ``word`` are full (then the caller writes them with :func:`_put64`).
+
+    Scalars only: an inlined helper that takes the output array and branches makes Numba
+    count a reference to it on every call (an atomic increment and decrement per value)."""
+    word = acc | (v << nbits)
     nbits += width
-    if nbits >= 64:
-        for b in range(8):
-            out[pos + b] = np.uint8((acc >> np.uint64(8 * b)) & np.uint64(0xFF))
-        pos += 8
-        nbits -= np.uint64(64)
-        acc = (v >> (width - nbits)) if nbits else np.uint64(0)  # the bits that did not fit
-    return pos, acc, nbits
+    if nbits < 64:
+        return word, nbits, word, False
+    nbits -= np.uint64(64)
+    rest = (v >> (width - nbits)) if nbits else np.uint64(0)  # the bits that did not fit
+    return rest, nbits, word, True
 
 
 @njit(inline="always", cache=True)
-def _drain(out, pos, acc, nbits):  # type: ignore[no-untyped-def]
-    """Write the accumulator's remaining bits, the last byte padded with zeros."""
-    while nbits > 0:
-        out[pos] = np.uint8(acc & np.uint64(0xFF))
-        acc >>= np.uint64(8)
-        nbits = nbits - np.uint64(8) if nbits > 8 else np.uint64(0)
-        pos += 1
-    return pos
+def _put64(out, pos, word):  # type: ignore[no-untyped-def]
+    """``word`` little-endian into ``out[pos:pos + 8]`` (straight-line, no branch)."""
+    out[pos] = np.uint8(word & np.uint64(0xFF))
+    out[pos + 1] = np.uint8((word >> np.uint64(8)) & np.uint64(0xFF))
+    out[pos + 2] = np.uint8((word >> np.uint64(16)) & np.uint64(0xFF))
+    out[pos + 3] = np.uint8((word >> np.uint64(24)) & np.uint64(0xFF))
+    out[pos + 4] = np.uint8((word >> np.uint64(32)) & np.uint64(0xFF))
+    out[pos + 5] = np.uint8((word >> np.uint64(40)) & np.uint64(0xFF))
+    out[pos + 6] = np.uint8((word >> np.uint64(48)) & np.uint64(0xFF))
+    out[pos + 7] = np.uint8(word >> np.uint64(56))
 
 
 @njit(cache=True, nogil=True)
@@ -369,7 +377,7 @@ def delta_binary_packed(values, bitmap, bit_offset, n, has_nulls):  # type: igno
         bound = 1
         while (np.uint64(1) << np.uint64(bound)) <= np.uint64(2) * span:
             bound += 1
-    out = np.empty(32 + blocks * (14 + 16 * bound), np.uint8)
+    out = np.empty(32 + blocks * (14 + 16 * bound) + 8, np.uint8)
     pos = _varint(out, 0, 128)
     pos = _varint(out, pos, 4)
     pos = _varint(out, pos, m)
@@ -407,6 +415,11 @@ def delta_binary_packed(values, bitmap, bit_offset, n, has_nulls):  # type: igno
             w = np.uint64(width)
             for k in range(lo_k, lo_k + 32):
                 u = np.uint64(deltas[k] - mn) if k < count else np.uint64(0)
-                pos, acc, nbits = _pack(out, pos, acc, nbits, u, w)
-            pos = _drain(out, pos, acc, nbits)
+                acc, nbits, word, full = _pack(acc, nbits, u, w)
+                if full:
+                    _put64(out, pos, word)
+                    pos += 8
+            if nbits:  # 32 bits left (32 values make 4 * width bytes); ``out`` has 8 spare
+                _put64(out, pos, acc)
+                pos += 4
     return out[:pos], lo, hi
