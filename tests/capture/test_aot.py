@@ -112,7 +112,7 @@ def test_arguments_no_compiled_variant_takes_run_the_jit_kernel() -> None:
     assert "teiten.store._pqkernels" in aot._twins
     # the decoder's twin compiled against the twin of the module it imports kernels from
     twins = aot._jit_twins()
-    assert twins["teiten.capture.decode"].l3_start is twins["teiten.capture.linktypes"].l3_start
+    assert twins["teiten.capture.decode"].l3_starts is twins["teiten.capture.linktypes"].l3_starts
 
 
 def test_stale_or_disabled_module_is_not_used(tmp_path: Path,

@@ -32,7 +32,7 @@ import numpy as np
 
 from teiten.capture import damage as d
 from teiten.capture.framing import TS_NONE
-from teiten.capture.linktypes import l3_start
+from teiten.capture.linktypes import l3_starts
 from teiten.core.aot import njit
 
 # Validity groups: columns that are valid together share one validity row (and bitmap).
@@ -106,10 +106,17 @@ def decode(  # type: ignore[no-untyped-def]
     op = 0
     pay_off[0] = 0
     opt_off[0] = 0
-    for i in range(r_off.shape[0]):
+    n = r_off.shape[0]
+    l3s = np.empty(n, np.int64)
+    ipvs = np.empty(n, np.int64)
+    codes = np.empty(n, np.int64)
+    l3_starts(buf, r_off, r_cap, r_if, if_link, l3s, ipvs, codes)
+    for i in range(n):
         o = r_off[i]
         lim = o + r_cap[i]
-        l3, ipv, code = l3_start(buf, o, lim, if_link[r_if[i]])
+        l3 = l3s[i]
+        ipv = ipvs[i]
+        code = codes[i]
         if code != d.OK:
             status[i] = code
             continue

@@ -46,62 +46,79 @@ def _be16(b, p):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def l3_start(b, o, lim, lt):  # type: ignore[no-untyped-def]
-    """Find the IP header of the frame ``b[o:lim]`` of link type ``lt``.
+def l3_starts(b, r_off, r_cap, r_if, if_link, l3, ipv, code):  # type: ignore[no-untyped-def]
+    """Find the IP header of every frame ``b[r_off[i]:r_off[i] + r_cap[i]]``, of link type
+    ``if_link[r_if[i]]``: its offset into ``l3[i]``, the IP version the link layer names (or
+    0: read it from the header) into ``ipv[i]``, and a damage code into ``code[i]``.
 
-    Returns (offset of the IP header, IP version expected or 0 to read it, damage code).
-    Called, not inlined: inlined, its early returns made Numba count a reference to ``b``
-    for every packet (an atomic increment and decrement each), where a call borrows it.
+    One pass over a chunk, called once by the decoder: a per-packet helper inlined into the
+    decoder's loop made Numba count a reference to ``b`` for every packet (an atomic
+    increment and decrement each), as it does for an array passed to an inlined function
+    that returns early.
     """
-    if lt in (ETHERNET, LINUX_SLL, LINUX_SLL2):
-        if lt == ETHERNET:
-            et_at = o + 12
-            l3 = o + 14
-        elif lt == LINUX_SLL:
-            et_at = o + 14
-            l3 = o + 16
-        else:
-            et_at = o
-            l3 = o + 20
-        if l3 > lim:
-            return 0, 0, d.TRUNCATED_L2
-        et = _be16(b, et_at)
-        while et in (ETH_8021Q, ETH_8021AD, ETH_QINQ):
-            if l3 + 4 > lim:
-                return 0, 0, d.TRUNCATED_L2
-            et = _be16(b, l3 + 2)
-            l3 += 4
-        if et == ETH_IP4:
-            return l3, 4, d.OK
-        if et == ETH_IP6:
-            return l3, 6, d.OK
-        return 0, 0, d.NON_IP
-    if lt == RAW or lt == 12 or lt == 14:
-        return o, 0, d.OK
-    if lt == IPV4:
-        return o, 4, d.OK
-    if lt == IPV6:
-        return o, 6, d.OK
-    if lt in (NULL, LOOP):
-        if o + 4 > lim:
-            return 0, 0, d.TRUNCATED_L2
-        le = (
-            np.int64(b[o])
-            | (np.int64(b[o + 1]) << 8)
-            | (np.int64(b[o + 2]) << 16)
-            | (np.int64(b[o + 3]) << 24)
-        )
-        fam = le
-        if le > 0xFFFF:  # written big-endian: the low bytes came first
+    for i in range(r_off.shape[0]):
+        o = r_off[i]
+        lim = o + r_cap[i]
+        lt = if_link[r_if[i]]
+        l3[i] = 0
+        ipv[i] = 0
+        if lt == ETHERNET or lt == LINUX_SLL or lt == LINUX_SLL2:
+            if lt == ETHERNET:
+                et_at = o + 12
+                at = o + 14
+            elif lt == LINUX_SLL:
+                et_at = o + 14
+                at = o + 16
+            else:
+                et_at = o
+                at = o + 20
+            if at > lim:
+                code[i] = d.TRUNCATED_L2
+                continue
+            et = _be16(b, et_at)
+            while et == ETH_8021Q or et == ETH_8021AD or et == ETH_QINQ:
+                if at + 4 > lim:
+                    break
+                et = _be16(b, at + 2)
+                at += 4
+            if et == ETH_IP4 or et == ETH_IP6:
+                l3[i] = at
+                ipv[i] = 4 if et == ETH_IP4 else 6
+                code[i] = d.OK
+            elif et == ETH_8021Q or et == ETH_8021AD or et == ETH_QINQ:
+                code[i] = d.TRUNCATED_L2
+            else:
+                code[i] = d.NON_IP
+        elif lt == RAW or lt == 12 or lt == 14 or lt == IPV4 or lt == IPV6:
+            l3[i] = o
+            ipv[i] = 4 if lt == IPV4 else (6 if lt == IPV6 else 0)
+            code[i] = d.OK
+        elif lt == NULL or lt == LOOP:
+            if o + 4 > lim:
+                code[i] = d.TRUNCATED_L2
+                continue
             fam = (
-                (np.int64(b[o]) << 24)
-                | (np.int64(b[o + 1]) << 16)
-                | (np.int64(b[o + 2]) << 8)
-                | np.int64(b[o + 3])
+                np.int64(b[o])
+                | (np.int64(b[o + 1]) << 8)
+                | (np.int64(b[o + 2]) << 16)
+                | (np.int64(b[o + 3]) << 24)
             )
-        if fam == AF_INET:
-            return o + 4, 4, d.OK
-        if fam in (AF_INET6_BSD, AF_INET6_FREEBSD, AF_INET6_DARWIN):
-            return o + 4, 6, d.OK
-        return 0, 0, d.NON_IP
-    return 0, 0, d.UNKNOWN_LINKTYPE
+            if fam > 0xFFFF:  # written big-endian: the low bytes came first
+                fam = (
+                    (np.int64(b[o]) << 24)
+                    | (np.int64(b[o + 1]) << 16)
+                    | (np.int64(b[o + 2]) << 8)
+                    | np.int64(b[o + 3])
+                )
+            if fam == AF_INET:
+                l3[i] = o + 4
+                ipv[i] = 4
+                code[i] = d.OK
+            elif fam == AF_INET6_BSD or fam == AF_INET6_FREEBSD or fam == AF_INET6_DARWIN:
+                l3[i] = o + 4
+                ipv[i] = 6
+                code[i] = d.OK
+            else:
+                code[i] = d.NON_IP
+        else:
+            code[i] = d.UNKNOWN_LINKTYPE

@@ -103,7 +103,7 @@ SIGNATURES: Final[dict[str, tuple[str, ...]]] = {
 }
 #: Kernels that only other kernels call: compiled into their callers, never called from Python.
 INTERNAL: Final = frozenset({
-    "teiten.capture.linktypes.l3_start",
+    "teiten.capture.linktypes.l3_starts",
     "teiten.ingest.enrich.kernels._distinct_targets",
     "teiten.ingest.enrich.kernels._unicornscan",
 })
