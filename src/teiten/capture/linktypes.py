@@ -62,7 +62,7 @@ def l3_starts(b, r_off, r_cap, r_if, if_link, l3, ipv, code):  # type: ignore[no
         lt = if_link[r_if[i]]
         l3[i] = 0
         ipv[i] = 0
-        if lt == ETHERNET or lt == LINUX_SLL or lt == LINUX_SLL2:
+        if lt in (ETHERNET, LINUX_SLL, LINUX_SLL2):
             if lt == ETHERNET:
                 et_at = o + 12
                 at = o + 14
@@ -76,24 +76,24 @@ def l3_starts(b, r_off, r_cap, r_if, if_link, l3, ipv, code):  # type: ignore[no
                 code[i] = d.TRUNCATED_L2
                 continue
             et = _be16(b, et_at)
-            while et == ETH_8021Q or et == ETH_8021AD or et == ETH_QINQ:
+            while et in (ETH_8021Q, ETH_8021AD, ETH_QINQ):
                 if at + 4 > lim:
                     break
                 et = _be16(b, at + 2)
                 at += 4
-            if et == ETH_IP4 or et == ETH_IP6:
+            if et in (ETH_IP4, ETH_IP6):
                 l3[i] = at
                 ipv[i] = 4 if et == ETH_IP4 else 6
                 code[i] = d.OK
-            elif et == ETH_8021Q or et == ETH_8021AD or et == ETH_QINQ:
+            elif et in (ETH_8021Q, ETH_8021AD, ETH_QINQ):
                 code[i] = d.TRUNCATED_L2
             else:
                 code[i] = d.NON_IP
-        elif lt == RAW or lt == 12 or lt == 14 or lt == IPV4 or lt == IPV6:
+        elif lt in (RAW, IPV4, IPV6) or lt == 12 or lt == 14:
             l3[i] = o
             ipv[i] = 4 if lt == IPV4 else (6 if lt == IPV6 else 0)
             code[i] = d.OK
-        elif lt == NULL or lt == LOOP:
+        elif lt in (NULL, LOOP):
             if o + 4 > lim:
                 code[i] = d.TRUNCATED_L2
                 continue
@@ -114,7 +114,7 @@ def l3_starts(b, r_off, r_cap, r_if, if_link, l3, ipv, code):  # type: ignore[no
                 l3[i] = o + 4
                 ipv[i] = 4
                 code[i] = d.OK
-            elif fam == AF_INET6_BSD or fam == AF_INET6_FREEBSD or fam == AF_INET6_DARWIN:
+            elif fam in (AF_INET6_BSD, AF_INET6_FREEBSD, AF_INET6_DARWIN):
                 l3[i] = o + 4
                 ipv[i] = 6
                 code[i] = d.OK
