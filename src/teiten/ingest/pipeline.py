@@ -25,22 +25,23 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import secrets
 import shutil
 import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Final, cast
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from teiten import __version__
 from teiten.capture.arrow import from_numpy
@@ -211,7 +212,9 @@ class _PartitionWriter:
         self._pending: deque[Future[None]] = deque()
 
     def write(self, sensor: str, table: pa.Table) -> None:
-        ts = table.column("ts").cast(pa.int64()).to_numpy()
+        # (as the int64 it is stored as: a cast would call Arrow's compute functions, which
+        # take ~40 ms to import and that an ingest otherwise never needs)
+        ts = _int64s(table.column("ts"))
         if not len(ts):
             return
         lo, hi = int(ts.min()), int(ts.max())
@@ -251,7 +254,10 @@ class _PartitionWriter:
         return f"sensor={sensor}/date={date}/{prefix}-{slot}.parquet"
 
     def _encode(self, writer: ParquetFileWriter, table: pa.Table, path: Path) -> None:
-        writer.write_table(table.select(self._schema.names).cast(self._schema))
+        table = table.select(self._schema.names)
+        if table.schema != self._schema:  # (field metadata aside, the enrichers' types match)
+            table = table.cast(self._schema)
+        writer.write_table(table)
         _start_writeback(path)
 
     def close(self) -> None:
@@ -315,6 +321,14 @@ class _Staged:
         return self.outcome
 
 
+def _int64s(col: pa.ChunkedArray) -> np.ndarray:
+    """A column without nulls of a 64-bit type (timestamps) as the int64 values it stores."""
+    arr = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+    if arr.null_count:
+        raise ValueError("a column with nulls has no int64 view")
+    return np.frombuffer(arr.buffers()[1], np.int64, len(arr), 8 * arr.offset)
+
+
 def _start_writeback(path: Path) -> None:
     """Ask the kernel to start writing a file's dirty pages to disk now (without waiting), so
     that the fsync at commit has little left to wait for. Best effort."""
@@ -331,6 +345,31 @@ def _start_writeback(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+#: Modules an ingest needs only at its first commit (``pyarrow.parquet``, for the catalog):
+#: importing it takes ~20 ms of the interpreter, a tenth of the start-up, so
+#: :func:`_import_ahead` imports it in a thread while the first chunk is read and decoded
+#: (compiled code that does not hold the interpreter). Arrow's compute functions (another
+#: ~40 ms) are not imported at all unless an input needs them (a chunk over midnight, a
+#: sensor's address filter, a pcapng packet without a time).
+_LATER_IMPORTS: Final = ("pyarrow.parquet",)
+_imports_started = False
+
+
+def _import_ahead() -> None:
+    """Start importing :data:`_LATER_IMPORTS` in a thread (once a process). Not a daemon: at
+    exit the interpreter waits for an import still running rather than cut it off."""
+    global _imports_started
+    if _imports_started or all(m in sys.modules for m in _LATER_IMPORTS):
+        return
+    _imports_started = True
+
+    def run() -> None:
+        for name in _LATER_IMPORTS:
+            importlib.import_module(name)
+
+    threading.Thread(target=run, name="teiten-import").start()
 
 
 class Ingestor:
@@ -375,6 +414,7 @@ class Ingestor:
         """
         summary = IngestSummary()
         t0 = time.perf_counter()
+        _import_ahead()
         known = self.store.catalog.records()
         hashes = self._hashes
         if hashes is None or hashes.algorithm != self.store.content_hash:
@@ -503,9 +543,8 @@ class Ingestor:
         for batch in reader.batches():
             if batch.column("ts").null_count:
                 # pcapng simple packet blocks carry no time: such a packet has no day to go to
-                valid = batch.column("ts").is_valid()
-                self._no_time += batch.num_rows - pc.sum(valid).as_py()
-                batch = batch.filter(valid)
+                self._no_time += batch.column("ts").null_count
+                batch = batch.filter(batch.column("ts").is_valid())
             for s, table in self._by_sensor(batch, reader, sensor):
                 if s is None:
                     no_sensor += table.num_rows

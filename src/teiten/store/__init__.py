@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any, Final
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from teiten.core import content
 from teiten.core.errors import StoreError, UsageError
@@ -187,6 +186,8 @@ class Store:
         if not (d / "result.parquet").exists():
             return None
         meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").exists() else {}
+        import pyarrow.parquet as pq  # (not at start-up: see teiten.store.catalog)
+
         return pq.read_table(d / "result.parquet"), meta
 
     # -- writing -----------------------------------------------------------------------------

@@ -16,8 +16,6 @@ from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from teiten.capture.arrow import from_numpy
 
@@ -81,22 +79,36 @@ class InputRecord:
         return cls(**d)
 
 
+def _parquet() -> Any:
+    """``pyarrow.parquet``, imported on first use: it takes ~20 ms (``pyarrow.fs`` and more)
+    that ``teiten ingest`` spends in a background thread instead (it needs it only to commit)."""
+    import pyarrow.parquet as pq
+
+    return pq
+
+
 def _read(path: Path) -> pa.Table:
     """One catalog file in :data:`CATALOG_SCHEMA` (columns it lacks, from an older teiten,
     read as null). Read with ``ParquetFile``: ``pq.read_table`` imports ``pyarrow.dataset``,
     ~15 ms of every ingest's run."""
+    pq = _parquet()
     t = pq.ParquetFile(path).read()
     have = set(t.column_names)
-    cols = [t.column(f.name).cast(f.type) if f.name in have else pa.nulls(t.num_rows, f.type)
+    cols = [_as(t.column(f.name), f.type) if f.name in have else pa.nulls(t.num_rows, f.type)
             for f in CATALOG_SCHEMA]
     return pa.Table.from_arrays(cols, schema=CATALOG_SCHEMA)
+
+
+def _as(col: pa.ChunkedArray, typ: pa.DataType) -> pa.ChunkedArray:
+    # (a cast even to the same type goes through Arrow's compute functions, ~40 ms to import)
+    return col if col.type == typ else col.cast(typ)
 
 
 def atomic_write_parquet(table: pa.Table, path: Path) -> None:
     """Write ``table`` to ``path`` through a temporary file, fsync and rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    pq.write_table(table, tmp)
+    _parquet().write_table(table, tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
@@ -122,16 +134,17 @@ class Catalog:
         return ([self.path] if self.path.exists() else []) + segs
 
     def table(self) -> pa.Table:
-        """The catalog as an Arrow table, one row per input (empty if nothing was ingested)."""
+        """The catalog as an Arrow table, one row per input (empty if nothing was ingested;
+        in commit order, or by input id where an input was committed twice)."""
         files = self._files()
         if not files:
             return CATALOG_SCHEMA.empty_table()
         table = pa.concat_tables([_read(f) for f in files])
-        if len(files) == 1:
-            return table
+        ids = table.column("input_id").to_numpy(zero_copy_only=False)
+        if len(files) == 1 or len(set(ids)) == len(ids):
+            return table  # (in commit order; sorting would import Arrow's compute functions)
         # latest commit per input id: sort by commit time, keep the last row of each id
-        order = pc.sort_indices(table, [("input_id", "ascending"), ("ingested_at", "ascending")])
-        table = table.take(order)
+        table = table.sort_by([("input_id", "ascending"), ("ingested_at", "ascending")])
         ids = table.column("input_id").to_numpy(zero_copy_only=False)
         last = np.ones(len(ids), dtype=bool)
         last[:-1] = ids[1:] != ids[:-1]
@@ -139,10 +152,14 @@ class Catalog:
 
     def records(self) -> dict[str, InputRecord]:
         """Every committed input by id."""
+        if not self._files():
+            return {}
         table = self.table()
         for name in ("ts_min", "ts_max", "ingested_at"):
             i = table.schema.get_field_index(name)
-            table = table.set_column(i, name, table.column(name).cast(pa.int64()))
+            col = table.column(name)  # the stored integers, without a cast (see _as)
+            table = table.set_column(i, name, pa.chunked_array(
+                [c.view(pa.int64()) for c in col.chunks], pa.int64()))
         recs = (InputRecord.from_row(r) for r in table.to_pylist())
         return {rec.input_id: rec for rec in recs}
 

@@ -46,7 +46,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from teiten.capture.arrow import from_numpy
 from teiten.ingest.enrich import EnrichContext
@@ -118,7 +117,7 @@ def column(table: pa.Table, name: str, fill: int) -> npt.NDArray[np.int64]:
     """A numeric column as an int64 NumPy array with nulls (or a missing column) as ``fill``."""
     if name not in table.column_names:
         return np.full(table.num_rows, fill, dtype=np.int64)
-    col = pc.fill_null(table.column(name).cast(pa.int64()), fill)
+    col = table.column(name).cast(pa.int64()).fill_null(fill)
     return np.asarray(col.to_numpy(), dtype=np.int64)
 
 
