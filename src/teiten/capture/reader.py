@@ -175,7 +175,7 @@ class CaptureReader:
         name: str,
         *,
         payload_cap: int = 512,
-        chunk_bytes: int = 16 << 20,
+        chunk_bytes: int = 32 << 20,
     ) -> None:
         self.name = name
         self.payload_cap = max(int(payload_cap), 0)
