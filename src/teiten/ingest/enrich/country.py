@@ -105,7 +105,8 @@ class _AddressTable:
 
     def find(self, addrs: npt.NDArray[np.uint32]) -> tuple[npt.NDArray[np.int64],
                                                            npt.NDArray[np.int64]]:
-        """Slots of ``addrs`` (inserting the unknown ones) and the slots inserted now."""
+        """Values of ``addrs`` where known, else ``-1 - slot`` (inserting the unknown ones),
+        and the slots inserted now (see :func:`~teiten.ingest.enrich.kernels.addr_slots`)."""
         if self.count > MAX_CACHED:
             self.table.fill(FREE_ENTRY)
             self.count = 0
@@ -146,11 +147,15 @@ class CountryEnricher:
         return np.fromiter(map(index.__getitem__, codes), np.int32, len(codes))
 
     def _v4(self, src: npt.NDArray[np.uint32]) -> npt.NDArray[np.int32]:
-        slots, fresh = self._v4cache.find(src)
+        found, fresh = self._v4cache.find(src)
         if len(fresh):
             new = self._v4cache.keys[fresh]
             self._v4cache.vals[fresh] = self._encode(self._lookup(_v4_strings(new)))
-        return self._v4cache.vals[slots]
+        out = found.astype(np.int32)
+        miss = np.flatnonzero(found < 0)  # first seen in this chunk: read once resolved
+        if len(miss):
+            out[miss] = self._v4cache.vals[-1 - found[miss]]
+        return out
 
     def _v6codes(self, src6: list[bytes | None]) -> npt.NDArray[np.int32]:
         missing = [a for a in set(src6) if a is not None and a not in self._v6]

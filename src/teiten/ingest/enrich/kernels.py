@@ -333,8 +333,10 @@ def addr_slots(table, addrs, slots, fresh):  # type: ignore[no-untyped-def]
     half full; a free slot holds :data:`FREE_ENTRY`), inserting the missing ones with value
     -1.
 
-    ``slots[i]`` receives the slot of ``addrs[i]``; the slots inserted now go to ``fresh`` (in
-    order of first sight). Returns how many were inserted.
+    ``slots[i]`` receives the value of ``addrs[i]`` when it has one (>= 0: read with the
+    probe, not gathered again), else ``-1 - slot`` (inserted now, or earlier and not resolved
+    yet); the slots inserted now go to ``fresh`` (in order of first sight). Returns how many
+    were inserted.
     """
     size = table.shape[0]
     mask = size - 1
@@ -356,7 +358,8 @@ def addr_slots(table, addrs, slots, fresh):  # type: ignore[no-untyped-def]
             if e >> np.uint64(32) == a:
                 break
             h = (h + 1) & mask
-        slots[i] = h
+        v = np.int64(np.int32(np.uint32(table[h] & np.uint64(0xFFFFFFFF))))
+        slots[i] = v if v >= 0 else -1 - h
     return n_new
 
 
