@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -252,7 +253,7 @@ def main() -> int:
         per_round = sorted(rd[0].rate / rd[i].rate for rd in rounds)
         each = ", ".join(f"{x:.1f}x" for x in per_round)
         print(f"teiten ingest / {r.name}: {teiten_run.rate / r.rate:.1f}x best vs best"
-              + (f"; per round {each} (median {per_round[len(per_round) // 2]:.1f}x)"
+              + (f"; per round {each} (median {statistics.median(per_round):.1f}x)"
                  if len(rounds) > 1 else ""))
     print(f"target >= 3,000,000 packets/s: {'met' if teiten_run.rate >= 3e6 else 'NOT met'} "
           f"({teiten_run.rate:,.0f}/s)")
