@@ -128,12 +128,13 @@ def best_of_3(make, cols):
         cpu = time.thread_time() - t
         best = cpu if best is None else min(best, cpu)
     return best, os.path.getsize(out) / 1e6
-def teiten(dictionary=P._DICTIONARY_COLUMNS):
+def teiten(dictionary=P._DICTIONARY_COLUMNS, bss=P._BYTE_STREAM_SPLIT_COLUMNS):
     def make(schema):
         has = set(schema.names)
         return ParquetFileWriter(out, schema, dictionary=[c for c in dictionary if c in has],
                                  delta=[c for c in P._DELTA_COLUMNS if c in has],
-                                 statistics=[c for c in P._STATISTICS_COLUMNS if c in has])
+                                 statistics=[c for c in P._STATISTICS_COLUMNS if c in has],
+                                 byte_stream_split=[c for c in bss if c in has])
     return make
 def arrow(**over):
     def make(schema):
@@ -141,7 +142,9 @@ def arrow(**over):
             c for c in P._DICTIONARY_COLUMNS if c in schema.names and c not in P._DELTA_COLUMNS],
             write_statistics=[c for c in P._STATISTICS_COLUMNS if c in schema.names],
             column_encoding={c: "DELTA_BINARY_PACKED" for c in P._DELTA_COLUMNS
-                             if c in schema.names})
+                             if c in schema.names},
+            use_byte_stream_split=[c for c in P._BYTE_STREAM_SPLIT_COLUMNS
+                                   if c in schema.names])
         opts.update(over)
         if opts["compression"] != "zstd":
             opts.pop("compression_level")
@@ -151,13 +154,14 @@ print(f"Parquet writers, {rows:,} rows in {len(chunks)} row groups (one thread, 
 print("| writer | CPU s | MB |")
 print("|---|---:|---:|")
 for label, make in [
-    ("teiten.store.parquet (the pipeline's: zstd 1, dictionary where it pays, ts delta)",
+    ("teiten.store.parquet (the pipeline's: zstd 1, dictionary where it pays, ts delta, "
+     "ports and IP id byte stream split)",
      teiten()),
     ("Arrow's writer, same choices", arrow()),
     ("Arrow's writer, lz4", arrow(compression="lz4")),
     ("Arrow's writer, no compression, dictionary or statistics", arrow(
         compression="none", use_dictionary=False, write_statistics=False,
-        column_encoding=None)),
+        column_encoding=None, use_byte_stream_split=False)),
 ]:
     cpu, mb = best_of_3(make, None)
     print(f"| {label} | {cpu:.2f} | {mb:.1f} |")
@@ -171,6 +175,9 @@ for name in names:
     cpu, mb = best_of_3(teiten(), [name])
     if name in P._DELTA_COLUMNS:
         acpu, amb, how = float("nan"), float("nan"), "delta"
+    elif name in P._BYTE_STREAM_SPLIT_COLUMNS:
+        acpu, amb = best_of_3(teiten([], []), [name])
+        how = "byte stream split (other: plain)"
     else:
         acpu, amb = best_of_3(teiten([] if dic else [name]), [name])
         how = "dictionary (other: plain)" if dic else "plain (other: dictionary)"

@@ -18,7 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from teiten.ingest.pipeline import _DELTA_COLUMNS, _DICTIONARY_COLUMNS, _STATISTICS_COLUMNS
+from teiten.ingest.pipeline import (
+    _BYTE_STREAM_SPLIT_COLUMNS,
+    _DELTA_COLUMNS,
+    _DICTIONARY_COLUMNS,
+    _STATISTICS_COLUMNS,
+)
 from teiten.store import file_schema
 from teiten.store.parquet import ParquetFileWriter
 
@@ -60,7 +65,8 @@ def _table(n: int, seed: int, null_p: float = 0.1, kind: str = "random") -> pa.T
 
 def _write(path: Path, tables: list[pa.Table]) -> None:
     with ParquetFileWriter(path, SCHEMA, dictionary=_DICTIONARY_COLUMNS, delta=_DELTA_COLUMNS,
-                           statistics=_STATISTICS_COLUMNS) as w:
+                           statistics=_STATISTICS_COLUMNS,
+                           byte_stream_split=_BYTE_STREAM_SPLIT_COLUMNS) as w:
         for t in tables:
             w.write_table(t)
 
@@ -117,7 +123,36 @@ def test_dictionary_falls_back_to_plain_when_values_are_mostly_distinct(
     assert "RLE_DICTIONARY" not in encodings["dst"]
     assert "RLE_DICTIONARY" in encodings["ip_version"]
     assert encodings["ts"] == ("RLE", "DELTA_BINARY_PACKED")
+    for name in _BYTE_STREAM_SPLIT_COLUMNS:
+        assert encodings[name] == ("RLE", "BYTE_STREAM_SPLIT"), name
     assert pq.read_table(path).equals(t)
+
+
+@pytest.mark.parametrize("t", [pa.uint8(), pa.uint16(), pa.uint32(), pa.int32(), pa.int64(),
+                               pa.uint64()])
+def test_byte_stream_split_of_every_integer_width(tmp_path: Path, t: pa.DataType) -> None:
+    """Each width (8 and 16 bits are stored as INT32, so two or three streams are zeros),
+    nulls in between, read back by Arrow and DuckDB; not combinable with the other encodings."""
+    rng = np.random.default_rng(t.bit_width)
+    top = 2 ** (t.bit_width - (1 if pa.types.is_signed_integer(t) else 0))
+    v = rng.integers(0, top, 3000, dtype=np.uint64).astype(t.to_pandas_dtype())
+    arr = pa.array(v, t, mask=rng.random(3000) < 0.2)
+    schema = pa.schema([("x", t)])
+    path = tmp_path / "p.parquet"
+    with ParquetFileWriter(path, schema, byte_stream_split=["x"]) as w:
+        w.write_table(pa.table({"x": arr.slice(5)}, schema=schema))
+        w.write_table(pa.table({"x": pa.nulls(10, t)}, schema=schema))
+    expected = arr.slice(5).to_pylist() + [None] * 10
+    assert pq.read_table(path).column("x").to_pylist() == expected
+    got = duckdb.connect().execute("select x from read_parquet(?)", [str(path)]).fetchall()
+    assert [r[0] for r in got] == expected
+    assert "BYTE_STREAM_SPLIT" in pq.ParquetFile(path).metadata.row_group(0).column(0).encodings
+    u16 = pa.schema([("x", pa.uint16())])
+    for other in ({"dictionary": ["x"]}, {"delta": ["x"]}):
+        with pytest.raises(TypeError, match="byte stream split"):
+            ParquetFileWriter(io.BytesIO(), u16, byte_stream_split=["x"], **other)
+    with pytest.raises(TypeError, match="byte stream split"):
+        ParquetFileWriter(io.BytesIO(), pa.schema([("s", pa.string())]), byte_stream_split=["s"])
 
 
 def test_ts_statistics_prune_row_groups(tmp_path: Path) -> None:

@@ -75,9 +75,14 @@ _DICTIONARY_COLUMNS = [
 #: prune on; the other columns' values spread over their whole range in every row group.
 _STATISTICS_COLUMNS = ["ts"]
 #: Capture times grow nearly monotonically: delta encoding stores them in a few bits each and
-#: costs a quarter of plain + zstd. Source ports and IP ids are random 16-bit numbers: delta
-#: encoding packs them in 17 bits with no compression (plain INT32 + zstd took 20, and time).
-_DELTA_COLUMNS = ["ts", "sport", "ip_id"]
+#: costs a quarter of plain + zstd.
+_DELTA_COLUMNS = ["ts"]
+#: 16-bit numbers stored as INT32, written BYTE_STREAM_SPLIT + zstd: the two high-byte streams
+#: are zeros, and zstd on the rest is ~4x faster than on plain values. Measured on the bench
+#: capture (5M rows, one thread): dport plain + zstd 65 ms, 7.6 MB -> 16 ms, 6.7 MB; random
+#: sport and ip_id, delta-encoded (17 bits a value) 25 and 19 ms, 11.1 and 10.9 MB -> 9 and
+#: 10 ms, 9.6 and 10.0 MB.
+_BYTE_STREAM_SPLIT_COLUMNS = ["sport", "dport", "ip_id"]
 
 
 @dataclass
@@ -244,7 +249,8 @@ class _PartitionWriter:
         if w is None:
             self.shared.makedirs(path.parent)
             w = ParquetFileWriter(path, self._schema, dictionary=_DICTIONARY_COLUMNS,
-                                  delta=_DELTA_COLUMNS, statistics=_STATISTICS_COLUMNS)
+                                  delta=_DELTA_COLUMNS, statistics=_STATISTICS_COLUMNS,
+                                  byte_stream_split=_BYTE_STREAM_SPLIT_COLUMNS)
             self.writers[(*key, slot)] = w
         while len(self._pending) >= _PENDING:
             self._pending.popleft().result()

@@ -42,7 +42,7 @@ from teiten.store import _pqkernels as kern
 
 # Parquet enums (parquet.thrift)
 _INT32, _INT64, _BYTE_ARRAY, _FIXED = 1, 2, 6, 7
-_PLAIN, _RLE, _DELTA, _RLE_DICTIONARY = 0, 3, 5, 8
+_PLAIN, _RLE, _DELTA, _RLE_DICTIONARY, _BYTE_STREAM_SPLIT = 0, 3, 5, 8, 9
 _DATA_PAGE, _DICTIONARY_PAGE = 0, 2
 _OPTIONAL = 1
 _UNCOMPRESSED, _ZSTD = 0, 6
@@ -169,6 +169,7 @@ class _Column:
     delta: bool
     statistics: bool
     type_length: int = 0
+    byte_stream_split: bool = False
 
 
 @dataclass
@@ -235,6 +236,12 @@ class ParquetFileWriter:
         Dictionary-encoded columns; ``DELTA_BINARY_PACKED`` columns (64-bit integers and
         timestamps, and 8/16-bit integers: random 16-bit values take 17 bits each, where plain
         INT32 and zstd take 20); columns with min/max statistics (64-bit columns only).
+    byte_stream_split : column names
+        Integer columns written ``BYTE_STREAM_SPLIT`` (Parquet 2.11: the values' first bytes,
+        then their second bytes...) and zstd: for 16-bit values in INT32 (ports, IP ids) the
+        two zero streams cost nothing and zstd runs ~4x faster than on plain values, into
+        smaller pages (and in fewer bits than delta encoding). Read by Arrow >= 17, DuckDB
+        >= 1.1, parquet-java >= 1.14 (Spark 4).
     compression_level : int
         zstd level of the pages. Column chunks of under 256 bytes are stored uncompressed,
         and so is a column whose last compressed chunk did not shrink by 5% (random numbers,
@@ -243,8 +250,9 @@ class ParquetFileWriter:
 
     def __init__(self, where: str | os.PathLike[str] | IO[bytes], schema: pa.Schema, *,
                  dictionary: Iterable[str] = (), delta: Iterable[str] = (),
-                 statistics: Iterable[str] = (), compression_level: int = 1) -> None:
-        dic, dlt, sts = set(dictionary), set(delta), set(statistics)
+                 statistics: Iterable[str] = (), byte_stream_split: Iterable[str] = (),
+                 compression_level: int = 1) -> None:
+        dic, dlt, sts, bss = set(dictionary), set(delta), set(statistics), set(byte_stream_split)
         self.schema = schema
         self._columns = []
         for f in schema:
@@ -255,9 +263,12 @@ class ParquetFileWriter:
                                 "integers of at most 16 bits")
             if f.name in sts and physical != _INT64:
                 raise TypeError(f"{f.name}: statistics are written for 64-bit integer columns")
+            if f.name in bss and not (pa.types.is_integer(f.type) and f.name not in dic | dlt):
+                raise TypeError(f"{f.name}: byte stream split is for integer columns written "
+                                "neither dictionary- nor delta-encoded")
             self._columns.append(_Column(f.name, f.type, physical, f.name in dic and
                                          f.name not in dlt, f.name in dlt, f.name in sts,
-                                         width))
+                                         width, f.name in bss))
         self._codec = pa.Codec("zstd", compression_level=compression_level)
         #: per column, chunks to store uncompressed before compression is tried again
         self._skip: dict[str, int] = {}
@@ -392,6 +403,9 @@ class ParquetFileWriter:
                     out = np.empty(n - nulls, out_type)
                     kern.compact(raw, bitmap, bit_offset, n, has_nulls, out)
                     values = out.view(np.uint8)
+                    if col.byte_stream_split:  # byte k of every value, for each k
+                        values = values.reshape(-1, out.itemsize).T.ravel()
+                        encoding = _BYTE_STREAM_SPLIT
                     if col.statistics and len(out):
                         stats = (struct.pack("<q", int(out.min())),
                                  struct.pack("<q", int(out.max())))
@@ -416,8 +430,9 @@ class ParquetFileWriter:
         raw_size += self._page(body, rows=n, encoding=encoding, compress=compress)
         if compress and self._pos - start > _INCOMPRESSIBLE * raw_size:
             self._skip[col.name] = _RETRY  # compressing it costs time and saves nothing
-        encodings = [_PLAIN, _RLE] if encoding == _PLAIN else (
-            [_PLAIN, _RLE, _RLE_DICTIONARY] if encoding == _RLE_DICTIONARY else [_RLE, _DELTA])
+        encodings = {_PLAIN: [_PLAIN, _RLE], _RLE_DICTIONARY: [_PLAIN, _RLE, _RLE_DICTIONARY],
+                     _DELTA: [_RLE, _DELTA],
+                     _BYTE_STREAM_SPLIT: [_RLE, _BYTE_STREAM_SPLIT]}[encoding]
         return _Chunk(start, dictionary_offset, data_offset, encodings, n,
                       self._pos - start, raw_size, nulls, stats,
                       codec=_ZSTD if compress else _UNCOMPRESSED)
