@@ -61,6 +61,18 @@ def from_numpy(values: npt.NDArray[Any], type: pa.DataType | None = None, *,
     return pa.Array.from_buffers(typ, n, [bitmap, data], nulls)
 
 
+def values_of(arr: pa.Array, dtype: Any) -> npt.NDArray[Any]:
+    """The values of a fixed-width Arrow array as a NumPy view of its buffer, read as
+    ``dtype`` (the inverse of :func:`from_numpy`; values under nulls are undefined). A
+    timestamp array reads as the int64 it stores, without a cast (a cast imports Arrow's
+    compute functions, ~40 ms).
+
+    >>> values_of(pa.array([5, None, 7], pa.uint16()).slice(1), np.uint16)[1]
+    np.uint16(7)
+    """
+    return np.frombuffer(arr.buffers()[1], dtype)[arr.offset:arr.offset + len(arr)]
+
+
 def _validity(valid: npt.NDArray[np.uint8]) -> tuple[pa.Buffer | None, int]:
     nulls = valid.size - int(np.count_nonzero(valid))
     if nulls == 0:

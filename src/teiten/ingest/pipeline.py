@@ -44,7 +44,7 @@ import numpy as np
 import pyarrow as pa
 
 from teiten import __version__
-from teiten.capture.arrow import from_numpy
+from teiten.capture.arrow import from_numpy, values_of
 from teiten.capture.reader import CaptureReader
 from teiten.core import content
 from teiten.core.errors import DamagedInputError, InputError, UsageError
@@ -217,9 +217,8 @@ class _PartitionWriter:
         self._pending: deque[Future[None]] = deque()
 
     def write(self, sensor: str, table: pa.Table) -> None:
-        # (as the int64 it is stored as: a cast would call Arrow's compute functions, which
-        # take ~40 ms to import and that an ingest otherwise never needs)
-        ts = _int64s(table.column("ts"))
+        col = table.column("ts")  # (no nulls: _decode dropped the packets without a time)
+        ts = values_of(col.chunk(0) if col.num_chunks == 1 else col.combine_chunks(), np.int64)
         if not len(ts):
             return
         lo, hi = int(ts.min()), int(ts.max())
@@ -327,14 +326,6 @@ class _Staged:
         return self.outcome
 
 
-def _int64s(col: pa.ChunkedArray) -> np.ndarray:
-    """A column without nulls of a 64-bit type (timestamps) as the int64 values it stores."""
-    arr = col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-    if arr.null_count:
-        raise ValueError("a column with nulls has no int64 view")
-    return np.frombuffer(arr.buffers()[1], np.int64, len(arr), 8 * arr.offset)
-
-
 def _start_writeback(path: Path) -> None:
     """Ask the kernel to start writing a file's dirty pages to disk now (without waiting), so
     that the fsync at commit has little left to wait for. Best effort."""
@@ -360,16 +351,14 @@ def _start_writeback(path: Path) -> None:
 #: ~40 ms) are not imported at all unless an input needs them (a chunk over midnight, a
 #: sensor's address filter, a pcapng packet without a time).
 _LATER_IMPORTS: Final = ("pyarrow.parquet",)
-_imports_started = False
 
 
 def _import_ahead() -> None:
-    """Start importing :data:`_LATER_IMPORTS` in a thread (once a process). Not a daemon: at
+    """Start importing :data:`_LATER_IMPORTS` in a thread, unless they are imported (or being
+    imported: a module is in ``sys.modules`` from the start of its import). Not a daemon: at
     exit the interpreter waits for an import still running rather than cut it off."""
-    global _imports_started
-    if _imports_started or all(m in sys.modules for m in _LATER_IMPORTS):
+    if all(m in sys.modules for m in _LATER_IMPORTS):
         return
-    _imports_started = True
 
     def run() -> None:
         for name in _LATER_IMPORTS:

@@ -79,19 +79,13 @@ class InputRecord:
         return cls(**d)
 
 
-def _parquet() -> Any:
-    """``pyarrow.parquet``, imported on first use: it takes ~20 ms (``pyarrow.fs`` and more)
-    that ``teiten ingest`` spends in a background thread instead (it needs it only to commit)."""
-    import pyarrow.parquet as pq
-
-    return pq
-
-
 def _read(path: Path) -> pa.Table:
     """One catalog file in :data:`CATALOG_SCHEMA` (columns it lacks, from an older teiten,
     read as null). Read with ``ParquetFile``: ``pq.read_table`` imports ``pyarrow.dataset``,
-    ~15 ms of every ingest's run."""
-    pq = _parquet()
+    ~15 ms of every ingest's run. ``pyarrow.parquet`` itself is imported here, not with this
+    module: ~20 ms that ``teiten ingest`` spends in a background thread instead."""
+    import pyarrow.parquet as pq
+
     t = pq.ParquetFile(path).read()
     have = set(t.column_names)
     cols = [_as(t.column(f.name), f.type) if f.name in have else pa.nulls(t.num_rows, f.type)
@@ -107,8 +101,10 @@ def _as(col: pa.ChunkedArray, typ: pa.DataType) -> pa.ChunkedArray:
 def atomic_write_parquet(table: pa.Table, path: Path) -> None:
     """Write ``table`` to ``path`` through a temporary file, fsync and rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import pyarrow.parquet as pq  # (see _read)
+
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    _parquet().write_table(table, tmp)
+    pq.write_table(table, tmp)
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)

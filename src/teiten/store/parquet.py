@@ -32,12 +32,13 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 import pyarrow as pa
 
 from teiten import __version__
+from teiten.capture.arrow import values_of
 from teiten.store import _pqkernels as kern
 
 # Parquet enums (parquet.thrift)
@@ -220,10 +221,6 @@ def _bitmap(arr: pa.Array) -> tuple[np.ndarray, int, bool]:
     return np.frombuffer(buf, np.uint8), arr.offset, True
 
 
-def _values(arr: pa.Array, dtype: Any) -> np.ndarray:
-    return np.frombuffer(arr.buffers()[1], dtype)[arr.offset:arr.offset + len(arr)]
-
-
 class ParquetFileWriter:
     """Write Arrow tables of one schema to a Parquet file, one row group per `write_table`.
 
@@ -355,7 +352,7 @@ class ParquetFileWriter:
                 bitmap, bit_offset, has_nulls = _bitmap(ind)
                 dict_page = kern.byte_array(d_off, d_data, np.zeros(1, np.uint8), 0, len(d), False)
                 dict_size = len(d)
-                indices = kern.compact_indices(_values(ind, np.int32), bitmap, bit_offset, n,
+                indices = kern.compact_indices(values_of(ind, np.int32), bitmap, bit_offset, n,
                                             has_nulls)
         if indices is None and col.physical == _BYTE_ARRAY:
             off = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + n + 1]
@@ -374,7 +371,7 @@ class ParquetFileWriter:
             values = kern.fixed_bytes(data, w, bitmap, bit_offset, n, has_nulls)
         elif indices is None:
             width = t.bit_width
-            raw = _values(arr, np.dtype(f"{'i' if pa.types.is_signed_integer(t) else 'u'}"
+            raw = values_of(arr, np.dtype(f"{'i' if pa.types.is_signed_integer(t) else 'u'}"
                                         f"{width // 8}") if not pa.types.is_timestamp(t)
                           else np.int64)
             out_type = np.int64 if col.physical == _INT64 else np.int32

@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from teiten.capture.arrow import values_of
+
 U8 = npt.NDArray[np.uint8]
 
 _ARROW = {np.dtype(np.uint8): pa.uint8(), np.dtype(np.uint16): pa.uint16(),
@@ -85,9 +87,7 @@ def ints(table: pa.Table, name: str, dtype: Any) -> tuple[npt.NDArray[Any], U8]:
     if arr.type != _ARROW[want]:
         want = np.dtype(np.int64)
         arr = arr.cast(pa.int64())
-    data = arr.buffers()[1]
-    values = np.frombuffer(data, want)[arr.offset : arr.offset + n]
-    return values, _validity(arr)
+    return values_of(arr, want), _validity(arr)
 
 
 def binary(table: pa.Table, name: str) -> tuple[npt.NDArray[np.int32], U8, U8]:

@@ -138,7 +138,7 @@ class CountryEnricher:
 
     def _encode(self, codes: list[str | None]) -> npt.NDArray[np.int32]:
         """Vocabulary indices of ``codes`` (a dictionary lookup each, in C: ``map`` over
-        ``dict.get``; Arrow's dictionary encoding is no faster here and would import its
+        the index; Arrow's dictionary encoding is no faster here and would import its
         compute functions, ~40 ms of every ingest's start-up)."""
         index = self._index
         for w in set(codes).difference(index):
