@@ -6,6 +6,7 @@ import gzip
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 from ingest_captures import T0, syn_capture
 
@@ -214,3 +215,47 @@ def test_ctrl_c_while_the_next_input_is_decoded_keeps_the_one_before(
     store = open_store(tmp_path / "store")
     assert [r.name for r in store.catalog.records().values()] == [str(tmp_path / "a.pcap")]
     assert store.packets().count_rows() == 10
+
+
+def test_chunks_are_encoded_by_the_main_thread_when_the_encoders_starve(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The encoder threads run at the lowest priority; on a machine busy with other work they
+    # may get no core at all. Here they never start (their initializer waits), so every chunk
+    # must be taken back and encoded by the main thread, in order, none lost or written twice.
+    import threading
+
+    from teiten.capture import reader
+    from teiten.ingest import pipeline
+
+    release = threading.Event()
+    ran_in: set[str] = set()
+    run = pipeline._PartitionWriter._run
+
+    def spy(self: pipeline._PartitionWriter, job: pipeline._Encoding) -> None:
+        ran_in.add(threading.current_thread().name)
+        run(self, job)
+
+    close = pipeline._RunResources.close
+
+    def release_then_close(self: pipeline._RunResources) -> None:
+        release.set()
+        close(self)
+
+    monkeypatch.setattr(pipeline, "lower_priority", lambda: release.wait(60))
+    monkeypatch.setattr(pipeline._RunResources, "close", release_then_close)
+    monkeypatch.setattr(pipeline, "_STEAL_AFTER", 0.01)
+    monkeypatch.setattr(pipeline._PartitionWriter, "_run", spy)
+    monkeypatch.setitem(reader.CaptureReader.__init__.__kwdefaults__, "chunk_bytes", 1 << 12)
+    cols = syn_capture(tmp_path / "a.pcap", 2000)
+    try:
+        summary = ingest([tmp_path / "a.pcap"], tmp_path / "store", sensor="s1")
+    finally:
+        release.set()
+    assert ran_in == {threading.main_thread().name}
+    assert summary.packets == 2000
+    assert _dports(tmp_path / "store") == cols.dport.tolist()
+    files = open_store(tmp_path / "store").packet_files()
+    assert len(files) == pipeline._ENCODERS  # each encoder's file, its chunks in order
+    for f in files:
+        ts = pq.read_table(f, columns=["ts"]).column("ts").cast("int64").to_numpy()
+        assert len(ts) > 500 and (np.diff(ts) >= 0).all()

@@ -50,6 +50,7 @@ from teiten.core import content
 from teiten.core.errors import DamagedInputError, InputError, UsageError
 from teiten.core.schema import PACKET_SCHEMA
 from teiten.core.sensors import Registry, Sensor, check_sensor_id
+from teiten.core.threads import lower_priority
 from teiten.ingest.enrich import EnrichContext, Enricher, load_enrichers
 from teiten.ingest.inputs import Prehasher, expand_inputs
 from teiten.store import Store, create_store, file_schema
@@ -59,6 +60,11 @@ from teiten.store.parquet import ParquetFileWriter
 _DAY_NS = 86_400 * 1_000_000_000
 _DAMAGE_KEEP = 50
 _PENDING = 3
+#: Seconds to wait for an encoder to finish a chunk before the main thread takes back the
+#: chunks it has not started (when the encoders starve: :meth:`_PartitionWriter._settle_oldest`).
+#: An encoder takes ~40 ms a chunk; in a run on an idle machine, the main thread waits for
+#: one ~2 ms on average and never this long.
+_STEAL_AFTER = 0.1
 #: Parquet encoders working at once; each owns its own file per partition.
 _ENCODERS = 2
 #: Columns worth dictionary-encoding: few distinct values, where the dictionary is both smaller
@@ -181,7 +187,8 @@ class _RunResources:
         # Parquet encoding releases the GIL: it runs on other cores while the next chunk is
         # decoded and enriched. Chunks go round-robin to _ENCODERS single-thread encoders, each
         # with its own file per partition (a ParquetWriter is not thread-safe).
-        self.pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="teiten-parquet")
+        self.pools = [ThreadPoolExecutor(max_workers=1, thread_name_prefix="teiten-parquet",
+                                         initializer=lower_priority)
                       for _ in range(_ENCODERS)]
         self._dirs: set[Path] = set()
 
@@ -214,7 +221,7 @@ class _PartitionWriter:
         self._schema = file_schema()
         # At most _PENDING chunks wait for an encoder, so memory stays bounded.
         self._chunks = 0
-        self._pending: deque[Future[None]] = deque()
+        self._pending: deque[_Encoding] = deque()
 
     def write(self, sensor: str, table: pa.Table) -> None:
         col = table.column("ts")  # (no nulls: _decode dropped the packets without a time)
@@ -252,11 +259,18 @@ class _PartitionWriter:
                                   byte_stream_split=_BYTE_STREAM_SPLIT_COLUMNS)
             self.writers[(*key, slot)] = w
         while len(self._pending) >= _PENDING:
-            self._pending.popleft().result()
-        self._pending.append(self.shared.pools[slot].submit(self._encode, w, table, path))
+            self._settle_oldest()
+        job = _Encoding(slot, w, table, path)
+        job.future = self.shared.pools[slot].submit(self._run, job)
+        self._pending.append(job)
 
     def _name(self, sensor: str, date: str, slot: int, prefix: str) -> str:
         return f"sensor={sensor}/date={date}/{prefix}-{slot}.parquet"
+
+    def _run(self, job: _Encoding) -> None:
+        table, job.table = job.table, None  # (the table's buffers are reused once it is gone)
+        assert table is not None
+        self._encode(job.writer, table, job.path)
 
     def _encode(self, writer: ParquetFileWriter, table: pa.Table, path: Path) -> None:
         table = table.select(self._schema.names)
@@ -265,14 +279,40 @@ class _PartitionWriter:
         writer.write_table(table)
         _start_writeback(path)
 
+    def _settle_oldest(self) -> None:
+        """Wait for the oldest chunk handed to an encoder, or encode it here if the encoder has
+        not started on it after :data:`_STEAL_AFTER`.
+
+        The encoders give way to every other thread (:mod:`teiten.core.threads`); on a
+        machine busy with other work they may wait long for a core, and this thread would
+        wait with them: the ingest would crawl. So the chunks still queued for that encoder
+        are taken back (the newest first: the encoder reaches them only after the oldest)
+        and encoded here, in order, after the oldest one (here too unless it has started
+        meanwhile). A writer is thus still written in order and by one thread at a time."""
+        job = self._pending.popleft()
+        try:
+            job.future.result(timeout=_STEAL_AFTER)
+            return
+        except TimeoutError:
+            pass
+        taken = [j for j in reversed(self._pending) if j.slot == job.slot and j.future.cancel()]
+        for j in taken:
+            self._pending.remove(j)
+        if job.future.cancel():
+            self._run(job)
+        else:
+            job.future.result()
+        for j in reversed(taken):
+            self._run(j)
+
     def close(self) -> None:
         try:
             while self._pending:
-                self._pending.popleft().result()
+                self._settle_oldest()
         finally:
             while self._pending:  # after a failed chunk: the others end before the files close
                 with contextlib.suppress(Exception):
-                    self._pending.popleft().result()
+                    self._pending.popleft().future.result()
             for w in self.writers.values():
                 w.close()
 
@@ -299,6 +339,18 @@ class _PartitionWriter:
             self.close()
         for sensor, date, slot in self.writers:
             self._staged(sensor, date, slot).unlink(missing_ok=True)
+
+
+@dataclass(slots=True)
+class _Encoding:
+    """A chunk handed to an encoder: what to encode (the table until the encoding starts:
+    the decoder's buffers under it are recycled once nothing refers to it) and its future."""
+
+    slot: int
+    writer: ParquetFileWriter
+    table: pa.Table | None
+    path: Path
+    future: Future[None] = field(default_factory=Future)
 
 
 @dataclass
