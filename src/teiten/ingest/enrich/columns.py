@@ -36,21 +36,20 @@ def _array(table: pa.Table, name: str) -> pa.Array:
     return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
 
 
-_constant: dict[tuple[int, int], U8] = {}
+_constant: dict[int, U8] = {}
 
 
 def _all(n: int, value: int) -> U8:
     """A read-only validity array of ``n`` times ``value``, shared: the kernels only read
-    validity, and a fresh one per column and chunk was megabytes of memory to fill."""
-    key = (n, value)
-    arr = _constant.get(key)
-    if arr is None:
-        if len(_constant) > 8:
-            _constant.clear()
-        arr = np.full(n, value, np.uint8)
+    validity, and a fresh one per column and chunk was megabytes of memory to fill. One array
+    per value serves every length (a view of its start): chunks differ in length by a few
+    rows, and an array per length was a fresh one, with its page faults, for every chunk."""
+    arr = _constant.get(value)
+    if arr is None or len(arr) < n:
+        arr = np.full(max(n, 2 * len(arr) if arr is not None else n), value, np.uint8)
         arr.flags.writeable = False
-        _constant[key] = arr
-    return arr
+        _constant[value] = arr
+    return arr[:n]
 
 
 def _validity(arr: pa.Array) -> U8:
