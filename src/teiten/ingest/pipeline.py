@@ -445,6 +445,7 @@ class Ingestor:
         self._known_sensors: dict[str, Sensor] = dict(store.registry())
         self._no_time = 0
         self._hashes = hashes
+        self._zeros = np.zeros(0, np.int32)  # the sensor column's indices, shared by chunks
 
     def _sensor_for_path(self, name: str) -> Sensor | None:
         if self.fixed is not None:
@@ -640,8 +641,10 @@ class Ingestor:
 
     def _enrich(self, sensor: Sensor, table: pa.Table) -> pa.Table:
         n = table.num_rows
-        sensor_col = pa.DictionaryArray.from_arrays(
-            from_numpy(np.zeros(n, np.int32)), pa.array([sensor.id])
+        if len(self._zeros) < n:
+            self._zeros = np.zeros(n, np.int32)
+        sensor_col = pa.DictionaryArray.from_arrays(  # (safe: index 0 of one id, unchecked)
+            from_numpy(self._zeros[:n]), pa.array([sensor.id]), safe=False
         )
         table = table.append_column("sensor", sensor_col)
         for e in self.enrichers:

@@ -180,4 +180,4 @@ class CountryEnricher:
         dictionary = pa.array(self._vocab[1:], pa.string())
         # vocabulary index 0 is null: shift indices and mask the unknowns
         indices = from_numpy(idx - 1, null=idx == 0)
-        return pa.DictionaryArray.from_arrays(indices, dictionary)
+        return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)  # (indices < len)

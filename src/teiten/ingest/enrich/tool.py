@@ -143,7 +143,8 @@ def fingerprint(packets: pa.Table, scratch: Scratch | None = None) -> pa.Diction
     """
     codes = tool_codes(packets, scratch)
     indices = from_numpy(codes, null=codes < 0)
-    return pa.DictionaryArray.from_arrays(indices, pa.array(VOCABULARY))
+    # (``safe=False``: codes are -1, a null here, or index VOCABULARY; no bounds check needed)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(VOCABULARY), safe=False)
 
 
 class ToolEnricher:

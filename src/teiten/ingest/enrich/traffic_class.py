@@ -153,7 +153,8 @@ def classify(packets: pa.Table) -> pa.DictionaryArray:
         ``dictionary<int32, string>``, one value per packet, never null.
     """
     codes = class_codes(packets)
-    return pa.DictionaryArray.from_arrays(from_numpy(codes), pa.array(VOCABULARY))
+    # (``safe=False``: the kernel's codes index VOCABULARY; Arrow's bounds check cost ~1 ms a chunk)
+    return pa.DictionaryArray.from_arrays(from_numpy(codes), pa.array(VOCABULARY), safe=False)
 
 
 class TrafficClassEnricher:
