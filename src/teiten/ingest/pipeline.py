@@ -52,6 +52,7 @@ from teiten.core.schema import PACKET_SCHEMA
 from teiten.core.sensors import Registry, Sensor, check_sensor_id
 from teiten.core.threads import lower_priority
 from teiten.ingest.enrich import EnrichContext, Enricher, load_enrichers
+from teiten.ingest.enrich.columns import constant
 from teiten.ingest.inputs import Prehasher, expand_inputs
 from teiten.store import Store, create_store, file_schema
 from teiten.store.catalog import InputRecord
@@ -445,7 +446,6 @@ class Ingestor:
         self._known_sensors: dict[str, Sensor] = dict(store.registry())
         self._no_time = 0
         self._hashes = hashes
-        self._zeros = np.zeros(0, np.int32)  # the sensor column's indices, shared by chunks
 
     def _sensor_for_path(self, name: str) -> Sensor | None:
         if self.fixed is not None:
@@ -641,10 +641,8 @@ class Ingestor:
 
     def _enrich(self, sensor: Sensor, table: pa.Table) -> pa.Table:
         n = table.num_rows
-        if len(self._zeros) < n:
-            self._zeros = np.zeros(n, np.int32)
-        sensor_col = pa.DictionaryArray.from_arrays(  # (safe: index 0 of one id, unchecked)
-            from_numpy(self._zeros[:n]), pa.array([sensor.id]), safe=False
+        sensor_col = pa.DictionaryArray.from_arrays(  # (index 0 of one id: no bounds check)
+            from_numpy(constant(n, 0, np.int32)), pa.array([sensor.id]), safe=False
         )
         table = table.append_column("sensor", sensor_col)
         for e in self.enrichers:

@@ -36,19 +36,25 @@ def _array(table: pa.Table, name: str) -> pa.Array:
     return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
 
 
-_constant: dict[int, U8] = {}
+_constant: dict[tuple[int, np.dtype[Any]], npt.NDArray[Any]] = {}
 
 
-def _all(n: int, value: int) -> U8:
-    """A read-only validity array of ``n`` times ``value``, shared: the kernels only read
-    validity, and a fresh one per column and chunk was megabytes of memory to fill. One array
-    per value serves every length (a view of its start): chunks differ in length by a few
-    rows, and an array per length was a fresh one, with its page faults, for every chunk."""
-    arr = _constant.get(value)
+def constant(n: int, value: int, dtype: Any = np.uint8) -> npt.NDArray[Any]:
+    """A read-only array of ``n`` times ``value``, shared: for validity the kernels only read,
+    or the indices of a one-value dictionary column. A fresh one per column and chunk was
+    megabytes of memory to fill. One array per value and type serves every length (a view of
+    its start): chunks differ in length by a few rows, and an array per length was a fresh
+    one, with its page faults, for every chunk.
+
+    >>> constant(3, 1).tolist(), constant(2, 0, np.int32).dtype.name
+    ([1, 1, 1], 'int32')
+    """
+    key = (value, np.dtype(dtype))
+    arr = _constant.get(key)
     if arr is None or len(arr) < n:
-        arr = np.full(max(n, 2 * len(arr) if arr is not None else n), value, np.uint8)
+        arr = np.full(max(n, 2 * len(arr) if arr is not None else n), value, key[1])
         arr.flags.writeable = False
-        _constant[value] = arr
+        _constant[key] = arr
     return arr[:n]
 
 
@@ -56,9 +62,9 @@ def _validity(arr: pa.Array) -> U8:
     n = len(arr)
     bitmap = arr.buffers()[0]
     if arr.null_count == 0 or bitmap is None:
-        return _all(n, 1)
+        return constant(n, 1)
     if arr.null_count == n:
-        return _all(n, 0)
+        return constant(n, 0)
     bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
     return bits[arr.offset : arr.offset + n]
 
@@ -79,10 +85,10 @@ def ints(table: pa.Table, name: str, dtype: Any) -> tuple[npt.NDArray[Any], U8]:
     n = table.num_rows
     want = np.dtype(dtype)
     if n == 0 or table.schema.get_field_index(name) < 0:
-        return np.zeros(n, want), _all(n, 0)
+        return np.zeros(n, want), constant(n, 0)
     arr = _array(table, name)
     if arr.null_count == n:
-        return np.zeros(n, want), _all(n, 0)
+        return np.zeros(n, want), constant(n, 0)
     if arr.type != _ARROW[want]:
         want = np.dtype(np.int64)
         arr = arr.cast(pa.int64())
@@ -94,10 +100,10 @@ def binary(table: pa.Table, name: str) -> tuple[npt.NDArray[np.int32], U8, U8]:
     ``data[offsets[i]:offsets[i + 1]]`` where valid; a missing column reads as all null."""
     n = table.num_rows
     if n == 0 or table.schema.get_field_index(name) < 0:
-        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), _all(n, 0)
+        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), constant(n, 0)
     arr = _array(table, name)
     if arr.null_count == n:
-        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), _all(n, 0)
+        return np.zeros(n + 1, np.int32), np.zeros(0, np.uint8), constant(n, 0)
     if arr.type != pa.binary():
         arr = arr.cast(pa.binary())
     _, off_buf, data_buf = arr.buffers()
