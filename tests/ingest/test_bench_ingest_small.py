@@ -25,3 +25,20 @@ def test_bench_ingest_runs_every_tool_and_reports_ratios(tmp_path: Path) -> None
                          r"per round [0-9.]+x, [0-9.]+x", out), out
     assert "teiten ingest, 3 inputs of 2,000 packets" in out
     assert re.search(r"per input: [0-9.]+ ms wall", out)
+
+
+def test_bench_reports_the_peak_memory_of_the_command_not_of_the_benchmark() -> None:
+    """Linux carries a parent's peak RSS into a child it starts: the benchmark, large from
+    generating its capture, must not lend its peak to the tools it times."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import numpy as np; from common import timed\n"
+        "big = np.ones(300 << 17)  # 300 MiB touched\n"
+        "r = timed('x', [sys.executable, '-S', '-c', 'pass'], 1)\n"
+        "print(r.peak_rss_mib, r.cpu_seconds, r.seconds)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(BENCH.parent)], capture_output=True,
+                         text=True, check=True, timeout=120).stdout.split()
+    rss, cpu, wall = map(float, out)
+    assert 1 < rss < 100  # an interpreter's own peak, not the parent's 300 MiB and more
+    assert 0 < cpu < 5 and 0 < wall < 5
