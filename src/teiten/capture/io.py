@@ -21,8 +21,6 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO, Final, Protocol
 
-import zstandard
-
 GZIP_MAGIC: Final = b"\x1f\x8b"
 XZ_MAGIC: Final = b"\xfd7zXZ\x00"
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
@@ -140,11 +138,15 @@ class DecompressedStream(io.RawIOBase):
 
     def __init__(
         self, inner: _Prefixed | _IncrementalReader,
-        compression: str | None,
+        compression: str | None, errors: tuple[type[Exception], ...] = (),
     ) -> None:
         super().__init__()
         self._inner = inner
         self.compression = compression
+        # the decompressor's own error types, beside OSError, zlib.error and LZMAError
+        # (``zstandard`` is imported only for a zstd stream: ~6 ms of every start-up)
+        self._errors: tuple[type[Exception], ...] = (OSError, zlib.error, lzma.LZMAError,
+                                                     *errors)
         self.damage: str | None = None
 
     def readable(self) -> bool:
@@ -161,7 +163,7 @@ class DecompressedStream(io.RawIOBase):
         except EOFError:
             self.damage = "truncated-compressed-stream"
             return 0
-        except (OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as exc:
+        except self._errors as exc:
             if self.compression is None:
                 raise
             # zstandard reports a truncated frame as an error, not as EOFError
@@ -216,7 +218,9 @@ def open_decompressed(raw: BinaryIO) -> DecompressedStream:
         return DecompressedStream(_IncrementalReader(source, lambda: lzma.LZMADecompressor()),
                                   "xz")
     if head.startswith(ZSTD_MAGIC):
+        import zstandard
+
         dctx = zstandard.ZstdDecompressor()
         return DecompressedStream(_IncrementalReader(source, lambda: dctx.decompressobj()),
-                                  "zstd")
+                                  "zstd", (zstandard.ZstdError,))
     return DecompressedStream(source, None)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from teiten.core import content
 from teiten.ingest.inputs import Prehasher, expand_inputs
@@ -47,30 +47,41 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-class _NoPandas:
-    """Makes ``import pandas`` fail: pyarrow then skips its pandas checks for good.
+#: Top-level packages an ingest process does without: pyarrow imports pandas on first use
+#: (~0.3 s) and ``dateutil.relativedelta`` on its first conversion of Python objects (~20 ms,
+#: to recognise relativedelta values, which ingest never converts); when the import fails, it
+#: skips both for good.
+_NOT_NEEDED: Final = ("pandas", "dateutil")
+
+
+class _NotNeeded:
+    """Makes the imports of ``names`` (top-level packages) fail.
 
     (A meta path finder needs only ``find_spec``; subclassing ``importlib.abc.MetaPathFinder``
     would import ``importlib.resources`` and ``tempfile``, ~10 ms of start-up.)"""
 
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self._names = names
+
     def find_spec(self, name: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
-        if name == "pandas" or name.startswith("pandas."):
+        if name.partition(".")[0] in self._names:
             raise ModuleNotFoundError(f"No module named {name!r} (not needed by ingest)")
         return None
 
 
 @contextlib.contextmanager
 def _lean_process() -> Iterator[None]:
-    """No pandas (pyarrow imports it on first use, ~0.3 s), no collections during imports
+    """No pandas or dateutil (:data:`_NOT_NEEDED`), no collections during imports
     (the objects they create are then frozen out of later collections), and one OpenBLAS
     thread: ingest does no linear algebra, and NumPy's import otherwise starts a BLAS thread
     per core that spins for ~0.1 CPU-s, on the core the input is being hashed on."""
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     blocker = None
-    if "pandas" not in sys.modules:
-        blocker = _NoPandas()
+    names = tuple(m for m in _NOT_NEEDED if m not in sys.modules)
+    if names:
+        blocker = _NotNeeded(names)
         sys.meta_path.insert(0, blocker)
     gc.disable()
     try:

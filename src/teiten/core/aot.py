@@ -20,7 +20,6 @@ kernel instead, as before. Inline helpers and kernels called only by other kerne
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import json
@@ -30,9 +29,17 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from hashlib import sha256 as _sha256
+else:
+    try:  # the built-in SHA-256 (Python 3.11): no OpenSSL to load, ~4 ms of every start-up
+        from _sha256 import sha256 as _sha256
+    except ImportError:  # pragma: no cover
+        from hashlib import sha256 as _sha256
 
 #: The compiled module and the file that says which sources it was built from.
 MODULE: Final = "teiten._kernels_aot"
@@ -111,7 +118,7 @@ INTERNAL: Final = frozenset({
 
 def source_digest() -> str:
     """SHA-256 of the kernel sources, the numpy version and the Python version."""
-    h = hashlib.sha256(f"{sys.version}\0{np.__version__}\0".encode())
+    h = _sha256(f"{sys.version}\0{np.__version__}\0".encode())
     for rel in SOURCES:
         h.update(rel.encode() + b"\0" + (_PACKAGE / rel).read_bytes() + b"\0")
     return h.hexdigest()
@@ -132,7 +139,7 @@ def host_cpu() -> str:
                     break
     except OSError:
         flags = platform.processor()
-    return hashlib.sha256(f"{platform.machine()}\0{flags}".encode()).hexdigest()[:16]
+    return _sha256(f"{platform.machine()}\0{flags}".encode()).hexdigest()[:16]
 
 
 def _export_name(qualname: str, i: int) -> str:

@@ -28,7 +28,6 @@ import contextlib
 import importlib
 import io
 import os
-import secrets
 import shutil
 import sys
 import threading
@@ -146,6 +145,13 @@ class IngestSummary:
         return self.records / self.elapsed if self.elapsed > 0 else 0.0
 
 
+def _token() -> str:
+    """Six hex digits naming a run's or an input's staged files (random, so that two runs
+    cannot collide; not a secret: ``os.urandom`` without ``secrets``, whose ``hmac`` and
+    ``hashlib`` imports cost ~6 ms of the start-up)."""
+    return os.urandom(3).hex()
+
+
 class _HashingReader(io.RawIOBase):
     """Passes reads through while hashing and counting the raw bytes."""
 
@@ -184,7 +190,7 @@ class _RunResources:
     already made (a small input costs little more than these, made afresh per input)."""
 
     def __init__(self, store: Store) -> None:
-        self.staging = store.root / "staging" / f"run-{secrets.token_hex(3)}"
+        self.staging = store.root / "staging" / f"run-{_token()}"
         # Parquet encoding releases the GIL: it runs on other cores while the next chunk is
         # decoded and enriched. Chunks go round-robin to _ENCODERS single-thread encoders, each
         # with its own file per partition (a ParquetWriter is not thread-safe).
@@ -213,7 +219,7 @@ class _PartitionWriter:
         self.store = store
         # files are staged under a token of their own and take the input's hash in their final
         # name
-        self.token = secrets.token_hex(3)
+        self.token = _token()
         self.shared = shared
         self.writers: dict[tuple[str, str, int], ParquetFileWriter] = {}
         self.ts_min: int | None = None
