@@ -401,7 +401,9 @@ class CaptureReader:
     def batches(self) -> Iterator[pa.RecordBatch]:
         """Yield the packets as :data:`~teiten.core.schema.DECODED_SCHEMA` batches.
 
-        Each batch holds at most :data:`MAX_ROWS` rows; damage is counted as it is met.
+        Each batch holds at most :data:`MAX_ROWS` rows; damage is counted as it is met. Once
+        they are all read (or the iteration is stopped), decompression stops; the underlying
+        stream stays open, the caller's to close.
         """
         try:
             yield from self._batches()
@@ -409,6 +411,7 @@ class CaptureReader:
             if self._pool is not None:
                 self._pool.shutdown()
                 self._pool = None
+            self._src.close()
 
     def _batches(self) -> Iterator[pa.RecordBatch]:
         while True:
