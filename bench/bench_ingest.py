@@ -22,6 +22,9 @@ Run: ``.venv/bin/python bench/bench_ingest.py [--packets 5000000] [--repeat 3] [
 - ``--small-files N`` also ingests a directory of N small captures (2,000 packets each, like
   an hourly spool of a quiet sensor) in one run: the per-input overhead (reader set-up,
   staging, commit), as wall and CPU ms per input.
+- ``--compressed`` also ingests gzip and zstd copies of the capture (made once, level 1, kept
+  in the work directory) and runs ``gzip -dc`` and ``zstd -dc`` on them alone: how much a
+  compressed input costs beyond its decompression, which teiten does in a thread of its own.
 - ``--parquet-columns`` also decodes and enriches the capture once in a child, keeps the
   chunks the pipeline would write, and times Parquet writers on them: teiten's encoder
   (``teiten.store.parquet``) and Arrow's with the same choices and alternatives, then each
@@ -212,6 +215,8 @@ def main() -> int:
     ap.add_argument("--phases", action="store_true", help="also time each part of the work")
     ap.add_argument("--parquet-columns", action="store_true",
                     help="also time the Parquet writer per column and per option")
+    ap.add_argument("--compressed", action="store_true",
+                    help="also ingest gzip and zstd copies, beside gzip -dc and zstd -dc alone")
     ap.add_argument("--small-files", type=int, default=0,
                     help="also ingest this many 2,000-packet captures in one run")
     ap.add_argument("--workdir", type=Path, default=Path("bench/out"))
@@ -276,6 +281,21 @@ def main() -> int:
         subprocess.run([py, "-c", PHASES, str(cap), str(args.workdir)], check=True)
     if args.parquet_columns:
         subprocess.run([py, "-c", PARQUET_COLUMNS, str(cap), str(args.workdir)], check=True)
+    if args.compressed:
+        runs = [ingest("teiten ingest, plain", cap, args.packets)]
+        for tool, suffix in (("gzip", ".gz"), ("zstd", ".zst")):
+            if not shutil.which(tool):
+                continue
+            packed = cap.with_name(cap.name + suffix)
+            if not packed.exists():
+                with open(packed.with_name(packed.name + ".tmp"), "wb") as out:
+                    subprocess.run([tool, "-1", "-c", str(cap)], stdout=out, check=True)
+                packed.with_name(packed.name + ".tmp").rename(packed)
+            runs.append(ingest(f"teiten ingest, {tool} ({packed.stat().st_size / 1e6:.0f} MB)",
+                               packed, args.packets))
+            runs.append(timed(f"{tool} -dc alone", [tool, "-dc", str(packed)], args.packets,
+                              stdout=subprocess_devnull()))
+        print(report(runs, runs[0]))
     if args.small_files:
         spool = args.workdir / f"small-{args.small_files}"
         spool.mkdir(exist_ok=True)
