@@ -7,7 +7,7 @@ DEMO ?= demo
 PERIOD ?= 2026-10
 # Debian packages the test suite drives for real (decoders to cross-check, live capture, PDF
 # checks, Japanese fonts, a browser for the HTML report, network namespaces).
-DEB_TEST := tshark tcpdump poppler-utils fonts-noto-cjk chromium iproute2 nftables
+DEB_TEST := tshark tcpdump zstd poppler-utils fonts-noto-cjk chromium iproute2 nftables
 DEB_DEMO := fonts-noto-cjk chromium
 # A C compiler and the Python headers build the ahead-of-time compiled ingest kernels.
 DEB_BUILD := gcc python3-dev

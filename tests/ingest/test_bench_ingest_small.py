@@ -17,7 +17,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_ingest.py"
 def test_bench_ingest_runs_every_tool_and_reports_ratios(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, str(BENCH), "--packets", "20000", "--sample", "2000", "--rounds", "2",
-         "--small-files", "3", "--workdir", str(tmp_path)],
+         "--small-files", "3", "--compressed", "--workdir", str(tmp_path)],
         capture_output=True, text=True, check=True, timeout=600,
     ).stdout
     for tool in ("tcpdump -r -w /dev/null", "dpkt loop counting dports", "tshark -T fields"):
@@ -25,6 +25,9 @@ def test_bench_ingest_runs_every_tool_and_reports_ratios(tmp_path: Path) -> None
                          r"per round [0-9.]+x, [0-9.]+x", out), out
     assert "teiten ingest, 3 inputs of 2,000 packets" in out
     assert re.search(r"per input: [0-9.]+ ms wall", out)
+    for tool in ("gzip", "zstd"):
+        assert re.search(rf"\| teiten ingest, {tool} \([0-9]+ MB\) \| 20,000 \|", out), out
+        assert f"| {tool} -dc alone | 20,000 |" in out
 
 
 def test_bench_reports_the_peak_memory_of_the_command_not_of_the_benchmark() -> None:
