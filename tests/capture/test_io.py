@@ -157,3 +157,10 @@ def test_compressed_input_is_copied_exactly_through_small_reads() -> None:
             got += chunk
             size = size * 7 % 300_001 + 1
         assert bytes(got) == payload, kind
+
+
+def test_a_closed_stream_reads_nothing() -> None:
+    s = open_decompressed(io.BytesIO(gzip.compress(bytes(1 << 20))))
+    assert s.read(5) == bytes(5)
+    s.close()
+    assert s.read(5) == b""  # at once: no wait for the stopped thread

@@ -191,6 +191,8 @@ class _IncrementalReader:
     def readinto(self, view: memoryview) -> int:
         """Fill ``view`` as far as the data goes; 0 at the end. The decompressor's error, or
         :class:`EOFError` for a cut, is raised once the bytes before it have been read."""
+        if self._stop.is_set():
+            return 0  # closed: nothing more will come
         n = 0
         while n < len(view):
             if not self._piece:
