@@ -87,3 +87,11 @@ def test_a_killed_ingest_leaves_a_consistent_store_and_rerun_completes(tmp_path:
     leftovers = [p for p in (store / "packets").rglob("*.parquet")
                  if p.relative_to(store).as_posix() not in s.catalog.listed_files()]
     assert leftovers == []
+
+
+def test_version_imports_no_command() -> None:
+    code = ("import sys; from teiten.cli.main import main; rc = main(['--version']); "
+            "print(rc, sorted(m for m in sys.modules if m.startswith('teiten.cli.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.splitlines()
+    assert out[0].startswith("teiten ") and out[1] == "0 ['teiten.cli.main']"
