@@ -43,6 +43,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from teiten.capture.io import zstd_module
 from teiten.core.errors import UsageError
 
 #: Link types the writer produces.
@@ -652,9 +653,7 @@ def _open(dest: str | os.PathLike[str] | IO[bytes], compression: Compression) ->
         closers.insert(0, gz)
         return gz, closers
     if compression == "zstd":
-        import zstandard
-
-        zw = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False)
+        zw = cast(IO[bytes], zstd_module().ZstdFile(raw, "wb", level=3))
         closers.insert(0, zw)
         return zw, closers
     if compression is not None:

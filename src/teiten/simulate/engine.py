@@ -29,6 +29,7 @@ from typing import IO, Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 
+from teiten.capture.io import zstd_module
 from teiten.capture.writer import LINKTYPE_ETHERNET, CaptureWriter, PacketColumns
 from teiten.core.errors import UsageError
 from teiten.core.sensors import Registry
@@ -96,9 +97,7 @@ def _open_capture(path: Path, compression: str) -> tuple[IO[bytes], list[Any]]:
         xz = lzma.LZMAFile(raw, "wb", preset=1)  # noqa: SIM115 - closed with the writer
         return cast(IO[bytes], xz), [xz, raw]
     if compression == "zstd":
-        import zstandard
-
-        zw = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False)
+        zw = cast(IO[bytes], zstd_module().ZstdFile(raw, "wb", level=3))
         return zw, [zw, raw]
     return raw, [raw]
 
