@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import lzma
 import shutil
 import struct
 import subprocess
@@ -194,6 +195,16 @@ def test_zstd_output_decompresses_to_the_capture(tmp_path: Path) -> None:
     write_pcapng(p, ts, buf, off, compression="zstd")
     raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(p.read_bytes())).read()
     assert raw == to_bytes(ts, cols, fmt="pcapng")
+
+
+def test_xz_output_from_the_suffix_is_deterministic_and_readable(tmp_path: Path) -> None:
+    ts, cols = _mixed()
+    buf, off = build_frames(cols)
+    a, b = tmp_path / "a.pcap.xz", tmp_path / "b.pcap.xz"
+    write_pcap(a, ts, buf, off)
+    write_pcap(b, ts, buf, off)
+    assert a.read_bytes() == b.read_bytes()
+    assert lzma.decompress(a.read_bytes()) == to_bytes(ts, cols)
 
 
 def test_pcapng_declares_nanosecond_resolution() -> None:

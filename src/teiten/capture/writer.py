@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import lzma
 import os
 import struct
 from collections.abc import Sequence
@@ -79,7 +80,7 @@ _IP_LEN: Final = 20
 U8 = npt.NDArray[np.uint8]
 I64 = npt.NDArray[np.int64]
 ArrayLike = npt.ArrayLike
-Compression = Literal["gzip", "zstd"] | None
+Compression = Literal["gzip", "xz", "zstd"] | None
 
 
 @dataclass(frozen=True)
@@ -635,14 +636,19 @@ def pcapng_header(
     return shb + idb
 
 
+#: Compression a destination path's suffix asks for.
+_SUFFIXES: Final[dict[str, Compression]] = {".gz": "gzip", ".xz": "xz", ".zst": "zstd"}
+
+
 def _open(dest: str | os.PathLike[str] | IO[bytes], compression: Compression) -> tuple[
         IO[bytes], list[Any]]:
-    """Open ``dest`` for writing; returns the stream and what to close after it (in order)."""
+    """Open ``dest`` for writing; returns the stream and what to close after it (in order).
+    gzip with mtime 0 and no file name, xz preset 1, zstd level 3: all deterministic."""
     closers: list[Any] = []
     if isinstance(dest, str | os.PathLike):
         p = Path(dest)
-        if compression is None and p.suffix in (".gz", ".zst"):
-            compression = "gzip" if p.suffix == ".gz" else "zstd"
+        if compression is None:
+            compression = _SUFFIXES.get(p.suffix)
         raw: IO[bytes] = open(p, "wb")  # noqa: SIM115 - closed by CaptureWriter.close
         closers.append(raw)
     else:
@@ -652,6 +658,10 @@ def _open(dest: str | os.PathLike[str] | IO[bytes], compression: Compression) ->
                                            compresslevel=6))
         closers.insert(0, gz)
         return gz, closers
+    if compression == "xz":
+        xz = cast(IO[bytes], lzma.LZMAFile(raw, "wb", preset=1))  # noqa: SIM115 - closers
+        closers.insert(0, xz)
+        return xz, closers
     if compression == "zstd":
         zw = cast(IO[bytes], zstd_module().ZstdFile(raw, "wb", level=3))
         closers.insert(0, zw)
@@ -662,10 +672,11 @@ def _open(dest: str | os.PathLike[str] | IO[bytes], compression: Compression) ->
 
 
 class CaptureWriter:
-    """Streaming writer of a pcap or pcapng capture (optionally gzip/zstd-compressed).
+    """Streaming writer of a pcap or pcapng capture (optionally gzip/xz/zstd-compressed).
 
     Write packets in chunks, in time order, with :meth:`write` (columns) or
-    :meth:`write_frames` (prebuilt frames). A path ending in ``.gz``/``.zst`` is compressed.
+    :meth:`write_frames` (prebuilt frames). A path ending in ``.gz``/``.xz``/``.zst`` is
+    compressed.
 
     Examples
     --------

@@ -16,20 +16,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
-import gzip
-import lzma
 import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from teiten.capture.io import zstd_module
 from teiten.capture.writer import LINKTYPE_ETHERNET, CaptureWriter, PacketColumns
 from teiten.core.errors import UsageError
 from teiten.core.sensors import Registry
@@ -82,24 +79,6 @@ class Params:
 
 #: File suffix of each capture compression.
 COMPRESSION_SUFFIX: dict[str, str] = {"none": "", "gzip": ".gz", "xz": ".xz", "zstd": ".zst"}
-
-
-def _open_capture(path: Path, compression: str) -> tuple[IO[bytes], list[Any]]:
-    """Open ``path`` for writing through ``compression``; the stream and what to close, in order.
-
-    gzip with mtime 0 and no file name, xz preset 1, zstd level 3: all deterministic.
-    """
-    raw = open(path, "wb")  # noqa: SIM115 - closed with the capture writer
-    if compression == "gzip":
-        gz = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
-        return cast(IO[bytes], gz), [gz, raw]
-    if compression == "xz":
-        xz = lzma.LZMAFile(raw, "wb", preset=1)  # noqa: SIM115 - closed with the writer
-        return cast(IO[bytes], xz), [xz, raw]
-    if compression == "zstd":
-        zw = cast(IO[bytes], zstd_module().ZstdFile(raw, "wb", level=3))
-        return zw, [zw, raw]
-    return raw, [raw]
 
 
 @dataclass
@@ -157,7 +136,7 @@ class _Engine:
                         np.zeros(len(world.sources.addr), np.int64))
         self.rates = RateStream(world)
         self.responder = Responder(world, out, params.seed)
-        self.writers: dict[int, tuple[str, CaptureWriter, list[Any]]] = {}
+        self.writers: dict[int, tuple[str, CaptureWriter]] = {}
         self.files = 0
         self.per_sensor = np.zeros(len(world.sensors), np.int64)
 
@@ -332,10 +311,11 @@ class _Engine:
             d.mkdir(parents=True, exist_ok=True)
             ext = ("pcap" if self.p.fmt == "pcap" else "pcapng") + COMPRESSION_SUFFIX[
                 self.p.compression]
-            stream, closers = _open_capture(d / f"{sid}_{key}.{ext}", self.p.compression)
-            wr = CaptureWriter(stream, self.p.linktype, fmt=self.p.fmt,
-                               nanosecond=self.p.nanosecond, if_name=sid)
-            cur = (key, wr, closers)
+            c = self.p.compression
+            wr = CaptureWriter(d / f"{sid}_{key}.{ext}", self.p.linktype, fmt=self.p.fmt,
+                               nanosecond=self.p.nanosecond, if_name=sid,
+                               compression=None if c == "none" else c)
+            cur = (key, wr)
             self.writers[i] = cur
             self.files += 1
         return cur[1]
@@ -349,10 +329,8 @@ class _Engine:
         self.per_sensor[i] += len(order)
 
     @staticmethod
-    def _close(cur: tuple[str, CaptureWriter, list[Any]]) -> None:
+    def _close(cur: tuple[str, CaptureWriter]) -> None:
         cur[1].close()
-        for c in cur[2]:
-            c.close()
 
     def close(self) -> None:
         for cur in self.writers.values():
