@@ -45,6 +45,15 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (``VmHWM``), MiB. Not ``ru_maxrss``: Linux carries
+    the parent's peak into a child across ``fork``/``exec``, so a small simulation would
+    report the benchmark's own figure."""
+    with open("/proc/self/status") as fh:
+        kb = next(ln for ln in fh if ln.startswith("VmHWM")).split()[1]
+    return int(kb) / 1024
+
+
 def child(args: argparse.Namespace) -> None:
     """Run one simulation in this (child) process; print its figures as JSON."""
     start = datetime(2026, 10, 1, tzinfo=UTC)
@@ -66,7 +75,7 @@ def child(args: argparse.Namespace) -> None:
     size = sum(p.stat().st_size for p in (args.out / "captures").rglob("*.pcap"))
     print(json.dumps({"packets": s.packets, "wall": elapsed, "run_cpu": run_cpu,
                       "user": r.ru_utime,
-                      "sys": r.ru_stime, "rss_mb": r.ru_maxrss / 1024, "bytes": size,
+                      "sys": r.ru_stime, "rss_mb": _peak_rss_mb(), "bytes": size,
                       "days": days, "scale": scale}))
 
 
