@@ -49,5 +49,5 @@ def test_dotted_quads_are_ipaddress_text() -> None:
     rng = np.random.default_rng(5)
     edges = [0, 1, 9, 10, 99, 100, 255, 256, 0x0A000001, 0x7F000001, 0xC0A80001, 0xFFFFFFFF]
     addrs = np.r_[np.array(edges, np.uint32), rng.integers(0, 2**32, 5000, dtype=np.uint32)]
-    assert country_mod._v4_strings(addrs) == [str(ipaddress.IPv4Address(int(a))) for a in addrs]
-    assert country_mod._v4_strings(np.zeros(0, np.uint32)) == []
+    assert country_mod.v4_strings(addrs) == [str(ipaddress.IPv4Address(int(a))) for a in addrs]
+    assert country_mod.v4_strings(np.zeros(0, np.uint32)) == []

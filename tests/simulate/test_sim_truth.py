@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from teiten.core.sensors import Registry
-from teiten.simulate.pools import to_dotted
+from teiten.ingest.enrich.country import v4_strings
 
 from .conftest import Decoded
 
@@ -53,7 +53,7 @@ def test_counts_per_sensor_and_day_match_captures(world_dir: Path, decoded: Deco
 
 def test_source_countries_agree_with_iptocc(sources: dict[str, list[object]]) -> None:
     rows = [(s, c) for s, c in zip(sources["src"], sources["country"], strict=True) if c]
-    addrs = to_dotted(np.array([s for s, _ in rows], dtype=np.uint32))
+    addrs = v4_strings(np.array([s for s, _ in rows], dtype=np.uint32))
     assert list(iptocc.country_code(addrs)) == [c for _, c in rows]
 
 

@@ -13,19 +13,14 @@ import iptocc
 import numpy as np
 import numpy.typing as npt
 
+from teiten.ingest.enrich.country import v4_strings
+
 U32 = npt.NDArray[np.uint32]
-
-
-def to_dotted(addrs: npt.NDArray[np.uint32]) -> list[str]:
-    """IPv4 integers to dotted-quad strings (vectorised formatting via NumPy)."""
-    a = addrs.astype(np.uint32)
-    parts = [(a >> s) & 0xFF for s in (24, 16, 8, 0)]
-    return [f"{w}.{x}.{y}.{z}" for w, x, y, z in zip(*(p.tolist() for p in parts), strict=True)]
 
 
 def lookup(addrs: npt.NDArray[np.uint32]) -> list[str | None]:
     """Country codes of IPv4 integers (``None`` when unallocated or reserved)."""
-    return list(iptocc.country_code(to_dotted(addrs)))
+    return list(iptocc.country_code(v4_strings(addrs)))
 
 
 def _public(rng: np.random.Generator, n: int) -> U32:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from teiten.simulate.pools import to_dotted
+from teiten.ingest.enrich.country import v4_strings
 from teiten.simulate.world import NS, World
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ def _json_row(r: dict[str, Any]) -> dict[str, Any]:
         if out[k] is not None:
             out[k] = _iso(int(out[k]))
     if out.get("src") is not None:
-        out["src"] = to_dotted(np.array([out["src"]], dtype=np.uint32))[0]
+        out["src"] = v4_strings(np.array([out["src"]], dtype=np.uint32))[0]
     if out.get("detail"):
         out["detail"] = json.loads(out["detail"])
     return out

@@ -34,9 +34,13 @@ from teiten.ingest.enrich import EnrichContext
 from teiten.ingest.enrich.kernels import FREE_ENTRY, addr_slots, dotted_quads, rehash_addrs
 
 
-def _v4_strings(addrs: npt.NDArray[np.uint32]) -> list[str]:
+def v4_strings(addrs: npt.NDArray[np.integer[Any]]) -> list[str]:
     """Dotted quads for an array of IPv4 integers (one compiled pass writes their text, one
-    ``split`` makes the strings: a quarter of the time of building them with Arrow)."""
+    ``split`` makes the strings: a quarter of the time of building them with Arrow).
+
+    >>> v4_strings(np.array([0x08080808, 0xC0000201], np.uint32))
+    ['8.8.8.8', '192.0.2.1']
+    """
     if not len(addrs):
         return []
     buf = np.empty(16 * len(addrs), np.uint8)
@@ -150,7 +154,7 @@ class CountryEnricher:
         found, fresh = self._v4cache.find(src)
         if len(fresh):
             new = self._v4cache.keys[fresh]
-            self._v4cache.vals[fresh] = self._encode(self._lookup(_v4_strings(new)))
+            self._v4cache.vals[fresh] = self._encode(self._lookup(v4_strings(new)))
         out = found.astype(np.int32)
         miss = np.flatnonzero(found < 0)  # first seen in this chunk: read once resolved
         if len(miss):
