@@ -94,7 +94,7 @@ def chunk(rng: np.random.Generator, n: int, t0: int = T0, span: int = SPAN) -> p
     proto = np.where(back & (src % 5 == 0), 1, 6).astype(np.uint8)
     flags = np.where(back, np.where(src % 2 == 0, 0x12, 0x14), 0x02).astype(np.uint8)
     seq = np.where(kind == 2, dst, rng.integers(0, 2**32, n))
-    tool = np.where(kind == 2, "mirai", np.where(kind == 1, "masscan", None))
+    tool = np.array([None, "masscan", "mirai", None], dtype=object)[kind]
     cols = {
         "ts": pa.array(ts, pa.timestamp("ns", "UTC")),
         "ip_version": pa.array(np.full(n, 4), pa.uint8()),
