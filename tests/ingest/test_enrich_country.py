@@ -51,3 +51,19 @@ def test_dotted_quads_are_ipaddress_text() -> None:
     addrs = np.r_[np.array(edges, np.uint32), rng.integers(0, 2**32, 5000, dtype=np.uint32)]
     assert country_mod.v4_strings(addrs) == [str(ipaddress.IPv4Address(int(a))) for a in addrs]
     assert country_mod.v4_strings(np.zeros(0, np.uint32)) == []
+
+
+def test_table_fills_to_three_quarters_before_it_grows() -> None:
+    enrich = CountryEnricher(EnrichContext())
+    table = enrich._v4cache
+    size = len(table.table)
+    rng = np.random.default_rng(3)
+    fill = (3 * size) // 4 - 1  # every address new: the call may take the table to 3/4
+    src = rng.choice(np.arange(0x01000000, 0xDF000000, 997, dtype=np.uint32), fill,
+                     replace=False)
+    assert enrich(_chunk(src)).to_pylist() == _expected(src)
+    assert len(table.table) == size and table.count == fill
+    more = np.r_[src[:100], np.arange(0x05000000, 0x05000000 + 5000, dtype=np.uint32)]
+    assert enrich(_chunk(more)).to_pylist() == _expected(more)  # grows: a rehash, then finds
+    assert len(table.table) > size and table.count == fill + 5000
+    assert 4 * table.count <= 3 * len(table.table)

@@ -335,8 +335,8 @@ _LOW: Final = np.uint64(0xFFFFFFFF)
 def addr_slots(table, addrs, slots, fresh):  # type: ignore[no-untyped-def]
     """Find each of ``addrs`` in an open-addressing table (entries ``address << 32 | value``,
     one 8-byte word a slot so that a probe is one cache miss; size a power of two, at most
-    half full; a free slot holds :data:`FREE_ENTRY`), inserting the missing ones with value
-    -1.
+    three quarters full; a free slot holds :data:`FREE_ENTRY`), inserting the missing ones
+    with value -1.
 
     ``slots[i]`` receives the value of ``addrs[i]`` when it has one (>= 0: read with the
     probe, not gathered again), else ``-1 - slot`` (inserted now, or earlier and not resolved
