@@ -637,7 +637,7 @@ def pcapng_header(
 
 
 #: Compression a destination path's suffix asks for.
-_SUFFIXES: Final[dict[str, Compression]] = {".gz": "gzip", ".xz": "xz", ".zst": "zstd"}
+SUFFIXES: Final[dict[str, Compression]] = {".gz": "gzip", ".xz": "xz", ".zst": "zstd"}
 
 
 def _open(dest: str | os.PathLike[str] | IO[bytes], compression: Compression) -> tuple[
@@ -648,7 +648,7 @@ def _open(dest: str | os.PathLike[str] | IO[bytes], compression: Compression) ->
     if isinstance(dest, str | os.PathLike):
         p = Path(dest)
         if compression is None:
-            compression = _SUFFIXES.get(p.suffix)
+            compression = SUFFIXES.get(p.suffix)
         raw: IO[bytes] = open(p, "wb")  # noqa: SIM115 - closed by CaptureWriter.close
         closers.append(raw)
     else:

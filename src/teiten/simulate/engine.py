@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from teiten.capture.writer import LINKTYPE_ETHERNET, CaptureWriter, PacketColumns
+from teiten.capture.writer import LINKTYPE_ETHERNET, SUFFIXES, CaptureWriter, PacketColumns
 from teiten.core.errors import UsageError
 from teiten.core.sensors import Registry
 from teiten.simulate.packets import event_packets
@@ -78,7 +78,8 @@ class Params:
 
 
 #: File suffix of each capture compression.
-COMPRESSION_SUFFIX: dict[str, str] = {"none": "", "gzip": ".gz", "xz": ".xz", "zstd": ".zst"}
+#: File-name suffix of each ``--compression`` (the capture writer compresses by the suffix).
+COMPRESSION_SUFFIX: dict[str, str] = {"none": "", **{c: s for s, c in SUFFIXES.items() if c}}
 
 
 @dataclass
@@ -305,16 +306,14 @@ class _Engine:
         cur = self.writers.get(i)
         if cur is None or cur[0] != key:
             if cur is not None:
-                self._close(cur)
+                cur[1].close()
             sid = self.w.sensors[i].sensor.id
             d = self.out / "captures" / sid
             d.mkdir(parents=True, exist_ok=True)
             ext = ("pcap" if self.p.fmt == "pcap" else "pcapng") + COMPRESSION_SUFFIX[
                 self.p.compression]
-            c = self.p.compression
             wr = CaptureWriter(d / f"{sid}_{key}.{ext}", self.p.linktype, fmt=self.p.fmt,
-                               nanosecond=self.p.nanosecond, if_name=sid,
-                               compression=None if c == "none" else c)
+                               nanosecond=self.p.nanosecond, if_name=sid)
             cur = (key, wr)
             self.writers[i] = cur
             self.files += 1
@@ -328,13 +327,9 @@ class _Engine:
             wr.write(ts[lo:hi], cols, order=order[lo:hi])
         self.per_sensor[i] += len(order)
 
-    @staticmethod
-    def _close(cur: tuple[str, CaptureWriter]) -> None:
-        cur[1].close()
-
     def close(self) -> None:
-        for cur in self.writers.values():
-            self._close(cur)
+        for _, wr in self.writers.values():
+            wr.close()
         self.writers = {}
         self.responder.close()
 
